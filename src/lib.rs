@@ -1,0 +1,31 @@
+//! notion-mirror keeps a local SQLite mirror of everything a Notion integration can see.
+//!
+//! Notion webhooks are only signals ("object X changed"); the daemon refetches the current
+//! state through the REST API and writes it to SQLite. A reconciliation poller catches what
+//! the signals missed. Read the modules in data-flow order:
+//!
+//! 1. [`webhook`] — ingress: verify the signature, store the event durably, enqueue work.
+//! 2. [`queue`] — the durable, coalescing work queue (one row per object, in SQLite).
+//! 3. [`notion`] — the only door to the network: client, shared rate limit, retries, pagination.
+//! 4. [`fetch`] — turns "refetch object X" into API calls and mirror writes.
+//! 5. [`mirror`] — the SQLite store: schema, the one writer, typed views, text extraction.
+//! 6. [`reconcile`] — incremental and full sweeps, watermarks, confirmed deletions.
+//! 7. [`daemon`] — wiring: tasks, shutdown, signals, systemd notification.
+//!
+//! Around them: [`config`] (typed configuration), [`cli`] (the command line), [`status`],
+//! [`demo`], [`metrics`], and [`sim`], a faithful fake Notion used by the demo and the tests.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod demo;
+pub mod fetch;
+pub mod ids;
+pub mod metrics;
+pub mod mirror;
+pub mod notion;
+pub mod queue;
+pub mod reconcile;
+pub mod sim;
+pub mod status;
+pub mod webhook;

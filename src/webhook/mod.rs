@@ -1,0 +1,3 @@
+//! Webhook ingress.
+
+pub mod signature;
