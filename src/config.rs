@@ -1,1 +1,481 @@
-//! (stub) config
+//! Typed configuration: defaults, then the TOML file, then environment variables, then flags
+//! (DESIGN.md §2). Parsed once, validated, passed explicitly.
+//!
+//! Invariant: secrets live in [`Secret`], whose `Debug`/`Display` never print the value.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A secret string (API token, webhook verification token). Prints as `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The secret itself. Call sites are the HTTP header, the HMAC key and `--show-token`.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+pub const DEFAULT_API_URL: &str = "https://api.notion.com";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+pub const DEFAULT_INCREMENTAL: &str = "0 */5 * * * *";
+pub const DEFAULT_FULL: &str = "0 30 3 * * *";
+
+/// The daemon's and the one-shot commands' settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `NOTION_TOKEN`, or `$CREDENTIALS_DIRECTORY/notion-token`, or `token_file`.
+    pub token: Option<Secret>,
+    pub api_url: String,
+    pub db_path: PathBuf,
+    pub listen: SocketAddr,
+    /// `NOTION_WEBHOOK_TOKEN`: the verification token captured elsewhere (overrides the
+    /// stored one).
+    pub webhook_token: Option<Secret>,
+    pub webhooks_enabled: bool,
+    pub incremental_cron: String,
+    pub full_cron: String,
+    /// Notion requests per second, on average (shared by every task).
+    pub rate: f64,
+    /// Requests allowed at once above the average.
+    pub burst: f64,
+    /// Queue workers.
+    pub workers: usize,
+    /// Notion requests in flight at once.
+    pub max_in_flight: usize,
+    /// Webhook signals wait this long so bursts for one object coalesce.
+    pub debounce: Duration,
+    /// A failing work item is parked after this many attempts.
+    pub max_attempts: u32,
+    pub request_timeout: Duration,
+    /// List comments per block too (inline discussions); `comments.scan_blocks`.
+    pub scan_block_comments: bool,
+    /// The full sweep re-lists every page's comments (comments do not move
+    /// `last_edited_time`, so only a listing finds ones whose webhook was lost).
+    pub full_sweep_comments: bool,
+    /// Incremental sweeps look back this far before the watermark.
+    pub overlap: Duration,
+    /// Graceful shutdown deadline.
+    pub shutdown_timeout: Duration,
+}
+
+/// Configuration problems, each one line a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("invalid {what}: {message}")]
+    Invalid { what: String, message: String },
+    #[error(
+        "no Notion token: set NOTION_TOKEN (an internal integration secret, `ntn_...`), \
+         or use a systemd credential `notion-token`, or `token_file` in the config file"
+    )]
+    MissingToken,
+    #[error("no data directory for the mirror: set NOTION_MIRROR_DB")]
+    NoDataDir,
+}
+
+/// The TOML file (`NOTION_MIRROR_CONFIG` / `--config`). Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub api_url: Option<String>,
+    pub db: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub rate: Option<f64>,
+    pub burst: Option<f64>,
+    pub workers: Option<usize>,
+    pub max_in_flight: Option<usize>,
+    pub debounce_ms: Option<u64>,
+    pub max_attempts: Option<u32>,
+    pub request_timeout_secs: Option<u64>,
+    pub shutdown_timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub webhooks: FileWebhooks,
+    #[serde(default)]
+    pub schedule: FileSchedule,
+    #[serde(default)]
+    pub comments: FileComments,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWebhooks {
+    pub enabled: Option<bool>,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSchedule {
+    pub incremental: Option<String>,
+    pub full: Option<String>,
+    pub overlap_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileComments {
+    pub scan_blocks: Option<bool>,
+    pub full_sweep: Option<bool>,
+}
+
+/// Values from flags or their environment variables (clap resolves flag > env).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub api_url: Option<String>,
+    pub db: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub rate: Option<f64>,
+    pub burst: Option<f64>,
+    pub workers: Option<usize>,
+    pub debounce_ms: Option<u64>,
+    pub incremental: Option<String>,
+    pub full: Option<String>,
+    pub no_webhooks: bool,
+    pub no_block_comments: bool,
+    pub request_timeout_secs: Option<u64>,
+}
+
+impl Config {
+    /// Builds the configuration: defaults < file < environment < flags.
+    pub fn load(over: &Overrides) -> Result<Config, ConfigError> {
+        let file = match &over.config {
+            Some(path) => read_file(path)?,
+            None => match default_config_path().filter(|p| p.exists()) {
+                Some(path) => read_file(&path)?,
+                None => FileConfig::default(),
+            },
+        };
+        Self::from_parts(file, over, &Env::from_process())
+    }
+
+    /// Like [`Config::load`] with an explicit environment (tests).
+    pub fn from_parts(
+        file: FileConfig,
+        over: &Overrides,
+        env: &Env,
+    ) -> Result<Config, ConfigError> {
+        let db_path = match over.db.clone().or(file.db) {
+            Some(p) => p,
+            None => default_db_path(env)?,
+        };
+        let listen_text = over
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError::Invalid {
+            what: "listen address (NOTION_MIRROR_LISTEN / --listen)".into(),
+            message: format!("`{listen_text}` is not host:port, e.g. 127.0.0.1:8787"),
+        })?;
+        let token_file = over.token_file.clone().or(file.token_file);
+        let config = Config {
+            token: read_token(env, token_file.as_deref())?,
+            api_url: over
+                .api_url
+                .clone()
+                .or(file.api_url)
+                .unwrap_or_else(|| DEFAULT_API_URL.to_string())
+                .trim_end_matches('/')
+                .to_string(),
+            db_path,
+            listen,
+            webhook_token: env
+                .webhook_token
+                .clone()
+                .or(file.webhooks.token)
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| Secret::new(t.trim())),
+            webhooks_enabled: !over.no_webhooks && file.webhooks.enabled.unwrap_or(true),
+            incremental_cron: over
+                .incremental
+                .clone()
+                .or(file.schedule.incremental)
+                .unwrap_or_else(|| DEFAULT_INCREMENTAL.to_string()),
+            full_cron: over
+                .full
+                .clone()
+                .or(file.schedule.full)
+                .unwrap_or_else(|| DEFAULT_FULL.to_string()),
+            rate: over.rate.or(file.rate).unwrap_or(3.0),
+            burst: over.burst.or(file.burst).unwrap_or(3.0),
+            workers: over.workers.or(file.workers).unwrap_or(4),
+            max_in_flight: file.max_in_flight.unwrap_or(8),
+            debounce: Duration::from_millis(over.debounce_ms.or(file.debounce_ms).unwrap_or(1000)),
+            max_attempts: file.max_attempts.unwrap_or(8),
+            request_timeout: Duration::from_secs(
+                over.request_timeout_secs
+                    .or(file.request_timeout_secs)
+                    .unwrap_or(60),
+            ),
+            scan_block_comments: !over.no_block_comments
+                && file.comments.scan_blocks.unwrap_or(true),
+            full_sweep_comments: file.comments.full_sweep.unwrap_or(true),
+            overlap: Duration::from_secs(file.schedule.overlap_secs.unwrap_or(120)),
+            shutdown_timeout: Duration::from_secs(file.shutdown_timeout_secs.unwrap_or(30)),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |what: &str, message: String| ConfigError::Invalid {
+            what: what.into(),
+            message,
+        };
+        if !(self.rate.is_finite() && self.rate > 0.0 && self.rate <= 1000.0) {
+            return Err(invalid(
+                "rate (NOTION_MIRROR_RATE / --rate)",
+                format!("{} is not in (0, 1000] requests/s", self.rate),
+            ));
+        }
+        if !(self.burst.is_finite() && self.burst >= 1.0) {
+            return Err(invalid(
+                "burst",
+                format!("{} must be at least 1", self.burst),
+            ));
+        }
+        if self.workers == 0 || self.workers > 64 {
+            return Err(invalid(
+                "workers",
+                format!("{} is not in 1..=64", self.workers),
+            ));
+        }
+        if self.max_in_flight == 0 {
+            return Err(invalid("max_in_flight", "must be at least 1".into()));
+        }
+        if self.max_attempts == 0 {
+            return Err(invalid("max_attempts", "must be at least 1".into()));
+        }
+        if !(self.api_url.starts_with("http://") || self.api_url.starts_with("https://")) {
+            return Err(invalid(
+                "API URL (NOTION_API_URL / --api-url)",
+                format!(
+                    "`{}` must start with https:// (or http:// for a local simulator)",
+                    self.api_url
+                ),
+            ));
+        }
+        validate_cron(
+            "incremental schedule (NOTION_MIRROR_INCREMENTAL)",
+            &self.incremental_cron,
+        )?;
+        validate_cron("full schedule (NOTION_MIRROR_FULL)", &self.full_cron)?;
+        Ok(())
+    }
+
+    /// The token, or the error that says how to provide one.
+    pub fn require_token(&self) -> Result<&Secret, ConfigError> {
+        self.token.as_ref().ok_or(ConfigError::MissingToken)
+    }
+
+    /// The daemon's pid file: beside the mirror.
+    pub fn pid_path(&self) -> PathBuf {
+        let dir = self.db_path.parent().unwrap_or_else(|| Path::new("."));
+        dir.join("notion-mirror.pid")
+    }
+}
+
+/// A cron expression with seconds, as tokio-cron-scheduler parses it.
+pub fn validate_cron(what: &str, expr: &str) -> Result<(), ConfigError> {
+    let fields = expr.split_whitespace().count();
+    let parsed = tokio_cron_scheduler::Job::new_async(expr, |_, _| Box::pin(async {}));
+    if fields < 6 || parsed.is_err() {
+        return Err(ConfigError::Invalid {
+            what: what.into(),
+            message: format!(
+                "`{expr}` is not a cron expression with seconds (6 fields: sec min hour day month weekday), e.g. `0 */5 * * * *`"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The environment variables read outside clap.
+#[derive(Debug, Default, Clone)]
+pub struct Env {
+    pub notion_token: Option<String>,
+    pub webhook_token: Option<String>,
+    pub credentials_directory: Option<PathBuf>,
+    pub state_directory: Option<PathBuf>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Env {
+            notion_token: var("NOTION_TOKEN"),
+            webhook_token: var("NOTION_WEBHOOK_TOKEN"),
+            credentials_directory: var("CREDENTIALS_DIRECTORY").map(PathBuf::from),
+            // systemd may pass several, colon-separated: the first is ours.
+            state_directory: var("STATE_DIRECTORY")
+                .and_then(|v| v.split(':').next().map(PathBuf::from)),
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.display().to_string(),
+        message: e.to_string().replace('\n', " "),
+    })
+}
+
+fn read_token(env: &Env, token_file: Option<&Path>) -> Result<Option<Secret>, ConfigError> {
+    if let Some(token) = &env.notion_token {
+        return Ok(Some(Secret::new(token.trim())));
+    }
+    let credential = env
+        .credentials_directory
+        .as_ref()
+        .map(|d| d.join("notion-token"))
+        .filter(|p| p.exists());
+    let Some(path) = credential.or_else(|| token_file.map(Path::to_path_buf)) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(ConfigError::Invalid {
+            what: "token file".into(),
+            message: format!("{} is empty", path.display()),
+        });
+    }
+    Ok(Some(Secret::new(token)))
+}
+
+fn default_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "notion-mirror")
+        .map(|d| d.config_dir().join("config.toml"))
+}
+
+fn default_db_path(env: &Env) -> Result<PathBuf, ConfigError> {
+    if let Some(state) = &env.state_directory {
+        return Ok(state.join("mirror.db"));
+    }
+    directories::ProjectDirs::from("", "", "notion-mirror")
+        .map(|d| d.data_dir().join("mirror.db"))
+        .ok_or(ConfigError::NoDataDir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Env {
+        Env {
+            notion_token: Some("ntn_env".into()),
+            state_directory: Some(PathBuf::from("/var/lib/notion-mirror")),
+            ..Env::default()
+        }
+    }
+
+    #[test]
+    fn defaults_apply_and_secrets_do_not_print() {
+        let c = Config::from_parts(FileConfig::default(), &Overrides::default(), &env()).unwrap();
+        assert_eq!(c.api_url, DEFAULT_API_URL);
+        assert_eq!(c.db_path, PathBuf::from("/var/lib/notion-mirror/mirror.db"));
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.rate, 3.0);
+        assert!(c.webhooks_enabled && c.scan_block_comments);
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("ntn_env"), "{printed}");
+        assert_eq!(c.token.unwrap().expose(), "ntn_env");
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let file: FileConfig = toml::from_str(
+            "rate = 2.0\nlisten = \"0.0.0.0:9000\"\n[schedule]\nincremental = \"0 * * * * *\"\n[comments]\nscan_blocks = false\n",
+        )
+        .unwrap();
+        let over = Overrides {
+            rate: Some(5.0),
+            ..Overrides::default()
+        };
+        let c = Config::from_parts(file, &over, &env()).unwrap();
+        assert_eq!(c.rate, 5.0);
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.incremental_cron, "0 * * * * *");
+        assert!(!c.scan_block_comments);
+    }
+
+    #[test]
+    fn bad_values_get_one_clear_line() {
+        let bad_cron = Overrides {
+            incremental: Some("*/5 * * * *".into()),
+            ..Overrides::default()
+        };
+        let err = Config::from_parts(FileConfig::default(), &bad_cron, &env()).unwrap_err();
+        assert!(err.to_string().contains("seconds"), "{err}");
+        let bad_listen = Overrides {
+            listen: Some("localhost".into()),
+            ..Overrides::default()
+        };
+        let err = Config::from_parts(FileConfig::default(), &bad_listen, &env()).unwrap_err();
+        assert!(err.to_string().contains("host:port"), "{err}");
+        let unknown: Result<FileConfig, _> = toml::from_str("ratee = 3");
+        assert!(unknown.is_err());
+    }
+
+    #[test]
+    fn missing_token_names_the_variable() {
+        let c = Config::from_parts(
+            FileConfig::default(),
+            &Overrides::default(),
+            &Env::default(),
+        )
+        .unwrap();
+        let err = c.require_token().unwrap_err();
+        assert!(err.to_string().contains("NOTION_TOKEN"));
+    }
+
+    #[test]
+    fn credential_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("notion-token"), "ntn_cred\n").unwrap();
+        let e = Env {
+            credentials_directory: Some(dir.path().to_path_buf()),
+            state_directory: Some(dir.path().to_path_buf()),
+            ..Env::default()
+        };
+        let c = Config::from_parts(FileConfig::default(), &Overrides::default(), &e).unwrap();
+        assert_eq!(c.token.unwrap().expose(), "ntn_cred");
+    }
+}

@@ -1,1 +1,84 @@
-//! (stub) mirror
+//! The mirror: the SQLite file users query. Schema and migrations (`open`), the one writer
+//! (`store`), object upserts and removals (`write`), plain-text rendering (`text`),
+//! property values (`properties`), typed views (`views`), and read helpers (`read`).
+//!
+//! Invariant: this module is the only code that writes mirror tables, and every write goes
+//! through the single writer thread in [`store::Store`].
+
+pub mod open;
+pub mod properties;
+pub mod read;
+pub mod snapshot;
+pub mod store;
+pub mod text;
+pub mod views;
+pub mod write;
+
+pub use store::Store;
+
+/// Errors from the mirror store. None is retryable by waiting: they are disk, schema or
+/// programming problems, reported with the path or statement involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the mirror at {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("{what} ({path}): {source}")]
+    Io {
+        path: String,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("no mirror at {0} (run `notion-mirror sync` first)")]
+    Missing(String),
+    #[error(
+        "the mirror at {path} was written by a newer notion-mirror (schema version {found}, \
+         this binary supports up to {supported}); upgrade notion-mirror"
+    )]
+    NewerSchema {
+        path: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error("schema migration to version {target} failed: {source}")]
+    Migration {
+        target: u32,
+        source: rusqlite::Error,
+    },
+    #[error("sqlite error ({context}): {source}")]
+    Sqlite {
+        context: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("mirror commit failed: {0}")]
+    Commit(String),
+    #[error("invalid data: {0}")]
+    Invalid(String),
+    #[error("the mirror store is closed")]
+    Closed,
+}
+
+impl StoreError {
+    fn open(path: &std::path::Path, source: rusqlite::Error) -> Self {
+        StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(source: rusqlite::Error) -> Self {
+        StoreError::Sqlite {
+            context: "statement",
+            source,
+        }
+    }
+}
+
+/// The current time as the ISO-8601 UTC string the mirror stores (`synced_at`, ...).
+pub fn now_iso() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,1 +1,18 @@
-//! (stub) notion
+//! The only door to the network: the Notion REST client (`client`), the shared rate limit
+//! (`limiter`), retry timing (`backoff`), cursor pagination (`paginate`), typed calls
+//! (`api`) and errors (`error`).
+//!
+//! Invariant: every Notion request of the process goes through one [`Client`] (clones share
+//! its limiter, so the whole process stays within one rate budget).
+
+pub mod api;
+pub mod backoff;
+pub mod client;
+pub mod error;
+pub mod limiter;
+pub mod paginate;
+
+pub use client::{Client, ClientConfig};
+pub use error::NotionError;
+pub use limiter::Priority;
+pub use paginate::{ListPage, Paginator};

@@ -1,0 +1,231 @@
+-- notion-mirror: the mirror schema (public contract, DESIGN.md §4).
+--
+-- This file is the source of truth and is embedded in the binary. It is split into
+-- migrations by the `-- migration: N` markers; the database's `PRAGMA user_version` records
+-- the last one applied. Never edit an applied migration: append a new one.
+--
+-- Conventions: ids are lowercase dashed UUIDs; `raw` is the object's JSON as the API returned
+-- it (page properties truncated by the API completed through the property-item endpoint,
+-- `request_id` removed); times are the API's ISO-8601 strings; booleans are 0/1.
+-- Columns marked "extension" go beyond the contract table in DESIGN.md §4.
+
+-- migration: 1
+
+-- Pages, including data source rows (`data_source_id` set) and trashed pages (in_trash = 1).
+CREATE TABLE pages (
+    id                  TEXT PRIMARY KEY,
+    raw                 TEXT NOT NULL,
+    parent_type         TEXT NOT NULL,      -- the API's parent.type verbatim
+    parent_id           TEXT,               -- the id it names (rows: the data source)
+    data_source_id      TEXT,               -- NULL if the page is not a data source row
+    title               TEXT NOT NULL DEFAULT '',
+    url                 TEXT,
+    created_time        TEXT NOT NULL,
+    last_edited_time    TEXT NOT NULL,
+    in_trash            INTEGER NOT NULL DEFAULT 0,
+    synced_at           TEXT NOT NULL,
+    -- extension: the page's last_edited_time when its block tree and comments were last
+    -- fetched, and when that fetch started (our clock). NULL: content never fetched.
+    content_edited_time TEXT,
+    content_synced_at   TEXT
+);
+CREATE INDEX pages_data_source ON pages (data_source_id);
+CREATE INDEX pages_parent ON pages (parent_id);
+CREATE INDEX pages_last_edited ON pages (last_edited_time);
+
+-- Databases: containers of one or more data sources (no schema of their own).
+CREATE TABLE databases (
+    id               TEXT PRIMARY KEY,
+    raw              TEXT NOT NULL,
+    parent_type      TEXT NOT NULL,
+    parent_id        TEXT,
+    title            TEXT NOT NULL DEFAULT '',
+    in_trash         INTEGER NOT NULL DEFAULT 0,
+    last_edited_time TEXT NOT NULL,
+    synced_at        TEXT NOT NULL
+);
+
+-- Data sources: `raw` holds the property schema (`raw ->> '$.properties'`).
+CREATE TABLE data_sources (
+    id               TEXT PRIMARY KEY,
+    raw              TEXT NOT NULL,
+    database_id      TEXT,
+    title            TEXT NOT NULL DEFAULT '',
+    in_trash         INTEGER NOT NULL DEFAULT 0,
+    last_edited_time TEXT NOT NULL,
+    synced_at        TEXT NOT NULL,
+    view_name        TEXT                   -- extension: the typed view built for it
+);
+CREATE INDEX data_sources_database ON data_sources (database_id);
+
+-- One row per page property, rendered for SQL.
+CREATE TABLE property_values (
+    page_id     TEXT NOT NULL,
+    property_id TEXT NOT NULL,              -- URL-encoded, as the API sends it
+    name        TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    value       TEXT,                       -- JSON: the property's inner value for its type
+    text        TEXT,                       -- plain-text rendering
+    number      REAL,
+    date_start  TEXT,
+    date_end    TEXT,
+    scalar,                                 -- extension: the typed view's column value
+                                            -- (no declared type: values keep their own type)
+    PRIMARY KEY (page_id, property_id)
+) WITHOUT ROWID;
+
+-- Page content: every block of a page's tree (not into child pages/databases).
+CREATE TABLE blocks (
+    id           TEXT PRIMARY KEY,
+    raw          TEXT NOT NULL,
+    page_id      TEXT NOT NULL,             -- the page whose content it is
+    parent_id    TEXT NOT NULL,             -- the page or block listing it as a child
+    position     INTEGER NOT NULL,          -- 0-based order among its siblings
+    type         TEXT NOT NULL,
+    has_children INTEGER NOT NULL DEFAULT 0,
+    text         TEXT NOT NULL DEFAULT '',
+    in_trash     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX blocks_page ON blocks (page_id);
+CREATE INDEX blocks_parent ON blocks (parent_id, position);
+
+-- Open (unresolved) comments on pages and blocks.
+CREATE TABLE comments (
+    id               TEXT PRIMARY KEY,
+    raw              TEXT NOT NULL,
+    page_id          TEXT NOT NULL,
+    parent_type      TEXT NOT NULL,         -- page_id | block_id
+    parent_id        TEXT NOT NULL,
+    discussion_id    TEXT,
+    text             TEXT NOT NULL DEFAULT '',
+    created_time     TEXT NOT NULL,
+    last_edited_time TEXT,
+    created_by       TEXT
+);
+CREATE INDEX comments_page ON comments (page_id);
+CREATE INDEX comments_parent ON comments (parent_id);
+
+CREATE TABLE users (
+    id    TEXT PRIMARY KEY,
+    raw   TEXT NOT NULL,
+    type  TEXT,                             -- person | bot
+    name  TEXT,
+    email TEXT
+);
+
+-- What left the mirror and why (not_found, restricted, deleted).
+CREATE TABLE tombstones (
+    object     TEXT NOT NULL,               -- page | database | data_source | comment | user
+    id         TEXT NOT NULL,
+    removed_at TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    PRIMARY KEY (object, id)
+) WITHOUT ROWID;
+
+-- The webhook delivery log Notion itself does not offer.
+CREATE TABLE webhook_events (
+    id             TEXT PRIMARY KEY,        -- the event id (deliveries are idempotent on it)
+    raw            TEXT NOT NULL,           -- the request body as received
+    type           TEXT NOT NULL,
+    entity_type    TEXT,
+    entity_id      TEXT,
+    timestamp      TEXT,
+    attempt_number INTEGER,
+    received_at    TEXT NOT NULL,
+    status         TEXT NOT NULL,           -- queued | done | ignored | failed
+    error          TEXT
+);
+CREATE INDEX webhook_events_entity ON webhook_events (entity_id, status);
+CREATE INDEX webhook_events_received ON webhook_events (received_at);
+
+CREATE TABLE sync_runs (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,              -- full | incremental
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    requests    INTEGER NOT NULL DEFAULT 0,
+    objects     INTEGER NOT NULL DEFAULT 0, -- objects written (changed or new)
+    removed     INTEGER NOT NULL DEFAULT 0, -- extension: objects removed (tombstoned)
+    error       TEXT
+);
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Full-text search over page titles, block text and comment text. Kept in step by the
+-- triggers below; rowid = source rowid * 4 + (0 page | 1 block | 2 comment).
+CREATE VIRTUAL TABLE search USING fts5 (
+    object UNINDEXED,                       -- page | block | comment
+    id UNINDEXED,
+    page_id UNINDEXED,
+    text,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER pages_search_insert AFTER INSERT ON pages BEGIN
+    INSERT INTO search (rowid, object, id, page_id, text)
+    VALUES (new.rowid * 4, 'page', new.id, new.id, new.title);
+END;
+CREATE TRIGGER pages_search_update AFTER UPDATE OF title ON pages BEGIN
+    DELETE FROM search WHERE rowid = old.rowid * 4;
+    INSERT INTO search (rowid, object, id, page_id, text)
+    VALUES (new.rowid * 4, 'page', new.id, new.id, new.title);
+END;
+CREATE TRIGGER pages_search_delete AFTER DELETE ON pages BEGIN
+    DELETE FROM search WHERE rowid = old.rowid * 4;
+END;
+
+CREATE TRIGGER blocks_search_insert AFTER INSERT ON blocks BEGIN
+    INSERT INTO search (rowid, object, id, page_id, text)
+    VALUES (new.rowid * 4 + 1, 'block', new.id, new.page_id, new.text);
+END;
+CREATE TRIGGER blocks_search_update AFTER UPDATE OF text, page_id ON blocks BEGIN
+    DELETE FROM search WHERE rowid = old.rowid * 4 + 1;
+    INSERT INTO search (rowid, object, id, page_id, text)
+    VALUES (new.rowid * 4 + 1, 'block', new.id, new.page_id, new.text);
+END;
+CREATE TRIGGER blocks_search_delete AFTER DELETE ON blocks BEGIN
+    DELETE FROM search WHERE rowid = old.rowid * 4 + 1;
+END;
+
+CREATE TRIGGER comments_search_insert AFTER INSERT ON comments BEGIN
+    INSERT INTO search (rowid, object, id, page_id, text)
+    VALUES (new.rowid * 4 + 2, 'comment', new.id, new.page_id, new.text);
+END;
+CREATE TRIGGER comments_search_update AFTER UPDATE OF text, page_id ON comments BEGIN
+    DELETE FROM search WHERE rowid = old.rowid * 4 + 2;
+    INSERT INTO search (rowid, object, id, page_id, text)
+    VALUES (new.rowid * 4 + 2, 'comment', new.id, new.page_id, new.text);
+END;
+CREATE TRIGGER comments_search_delete AFTER DELETE ON comments BEGIN
+    DELETE FROM search WHERE rowid = old.rowid * 4 + 2;
+END;
+
+-- The durable work queue (src/queue.rs): one row per object, coalesced.
+CREATE TABLE queue (
+    kind         TEXT NOT NULL,             -- page | database | data_source | comment | users
+    id           TEXT NOT NULL,
+    reasons      INTEGER NOT NULL,          -- bit set, see queue.rs
+    blocks       TEXT,                      -- JSON array of block ids to refetch (page content)
+    hint         TEXT,                      -- e.g. the page of a comment
+    priority     INTEGER NOT NULL DEFAULT 0,-- 0 webhook, 1 sweep: lower runs first
+    due_at       INTEGER NOT NULL,          -- unix ms
+    state        TEXT NOT NULL DEFAULT 'pending', -- pending | running | failed
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    lease_until  INTEGER,                   -- unix ms; set while running
+    next_reasons INTEGER NOT NULL DEFAULT 0,-- re-signalled while running: run once more
+    next_blocks  TEXT,
+    enqueued_at  INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE INDEX queue_due ON queue (state, priority, due_at);
+
+-- Typed views this program created (so it never drops a view a user made).
+CREATE TABLE typed_views (
+    name           TEXT PRIMARY KEY,
+    data_source_id TEXT NOT NULL,
+    sql            TEXT NOT NULL
+) WITHOUT ROWID;

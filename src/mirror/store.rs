@@ -1,0 +1,291 @@
+//! The one writer: a dedicated thread owns the read-write connection and runs every job
+//! sent to it, batching concurrent jobs into one transaction (group commit).
+//!
+//! Invariants: no other code writes `mirror.db`; a job's reply is sent only after the
+//! transaction containing it committed; a failing job is rolled back to its own savepoint
+//! and fails alone, the rest of its batch still commits. Jobs are plain closures over a
+//! `&Connection` and never await, so no transaction is ever held across a network call.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::StoreError;
+
+/// At most this many jobs share one transaction.
+const MAX_BATCH: usize = 512;
+
+/// A handle to the writer thread. Cheap to clone; every clone talks to the same thread.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sender: Mutex<Option<mpsc::Sender<Msg>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    path: PathBuf,
+    counters: Arc<StoreCounters>,
+}
+
+/// Group-commit figures, for `/metrics` and benchmarks.
+#[derive(Debug, Default)]
+pub struct StoreCounters {
+    pub commits: AtomicU64,
+    pub jobs: AtomicU64,
+    pub failed_jobs: AtomicU64,
+}
+
+enum Msg {
+    Job(Box<dyn Job>),
+}
+
+trait Job: Send {
+    fn run(&mut self, conn: &Connection);
+    fn finish(self: Box<Self>, commit: Result<(), String>);
+}
+
+struct TypedJob<T, F> {
+    work: Option<F>,
+    outcome: Option<Result<T, StoreError>>,
+    reply: Option<oneshot::Sender<Result<T, StoreError>>>,
+}
+
+impl<T, F> Job for TypedJob<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    fn run(&mut self, conn: &Connection) {
+        let Some(work) = self.work.take() else { return };
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            self.outcome = Some(Err(StoreError::Sqlite {
+                context: "savepoint",
+                source: e,
+            }));
+            return;
+        }
+        let result = work(conn);
+        let end = if result.is_ok() {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
+        match conn.execute_batch(end) {
+            Ok(()) => self.outcome = Some(result),
+            Err(e) => {
+                self.outcome = Some(Err(StoreError::Sqlite {
+                    context: "end savepoint",
+                    source: e,
+                }))
+            }
+        }
+    }
+
+    fn finish(mut self: Box<Self>, commit: Result<(), String>) {
+        let outcome = match (commit, self.outcome.take()) {
+            (Ok(()), Some(result)) => result,
+            (Ok(()), None) => Err(StoreError::Closed),
+            (Err(message), Some(Err(e))) => Err(StoreError::Commit(format!("{e}; {message}"))),
+            (Err(message), _) => Err(StoreError::Commit(message)),
+        };
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating and migrating) the mirror at `path` and starts the writer thread.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = super::open::open_read_write(path)?;
+        let (sender, receiver) = mpsc::channel::<Msg>();
+        let counters = Arc::new(StoreCounters::default());
+        let thread_counters = counters.clone();
+        let thread = std::thread::Builder::new()
+            .name("mirror-writer".into())
+            .spawn(move || writer_loop(conn, receiver, &thread_counters))
+            .map_err(|e| StoreError::Io {
+                path: path.display().to_string(),
+                what: "cannot start the writer thread",
+                source: e,
+            })?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                sender: Mutex::new(Some(sender)),
+                thread: Mutex::new(Some(thread)),
+                path: path.to_path_buf(),
+                counters,
+            }),
+        })
+    }
+
+    /// Where the mirror lives.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Group-commit counters.
+    pub fn counters(&self) -> &StoreCounters {
+        &self.inner.counters
+    }
+
+    /// Runs `work` on the writer thread inside a transaction; resolves after the commit.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = TypedJob {
+            work: Some(work),
+            outcome: None,
+            reply: Some(reply),
+        };
+        self.send(Msg::Job(Box::new(job)))?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Like [`Store::write`]; names intent when `work` only reads (it still runs on the
+    /// writer thread, so it sees every committed and earlier-queued write).
+    pub async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.write(work).await
+    }
+
+    fn send(&self, msg: Msg) -> Result<(), StoreError> {
+        let guard = self.inner.sender.lock().map_err(|_| StoreError::Closed)?;
+        match guard.as_ref() {
+            Some(sender) => sender.send(msg).map_err(|_| StoreError::Closed),
+            None => Err(StoreError::Closed),
+        }
+    }
+
+    /// Finishes queued jobs, checkpoints the WAL and stops the writer thread. Later calls to
+    /// `write` fail with [`StoreError::Closed`].
+    pub fn close(&self) {
+        if let Ok(mut sender) = self.inner.sender.lock() {
+            sender.take();
+        }
+        let handle = self.inner.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, receiver: mpsc::Receiver<Msg>, counters: &StoreCounters) {
+    while let Ok(Msg::Job(first)) = receiver.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(Msg::Job(job)) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&conn, batch, counters);
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        tracing::warn!(error = %e, "WAL checkpoint at close failed");
+    }
+}
+
+fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>, counters: &StoreCounters) {
+    let commit = match conn.execute_batch("BEGIN IMMEDIATE") {
+        Ok(()) => {
+            for job in batch.iter_mut() {
+                job.run(conn);
+            }
+            conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                format!("commit failed: {e}")
+            })
+        }
+        Err(e) => Err(format!("cannot begin a transaction: {e}")),
+    };
+    counters.commits.fetch_add(1, Ordering::Relaxed);
+    counters
+        .jobs
+        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    if commit.is_err() {
+        counters
+            .failed_jobs
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        tracing::error!(jobs = batch.len(), "mirror commit failed");
+    }
+    for job in batch {
+        job.finish(commit.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn failing_job_rolls_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("m.db")).unwrap();
+        let ok = store.write(|c| {
+            c.execute("INSERT INTO settings (key, value) VALUES ('a', '1')", [])
+                .map_err(StoreError::from)
+        });
+        let bad = store.write(|c| {
+            c.execute("INSERT INTO settings (key, value) VALUES ('b', '2')", [])?;
+            Err::<(), _>(StoreError::Invalid("boom".into()))
+        });
+        let (ok, bad) = tokio::join!(ok, bad);
+        assert!(ok.is_ok());
+        assert!(bad.is_err());
+        let keys: Vec<String> = store
+            .read(|c| {
+                let mut s = c.prepare("SELECT key FROM settings ORDER BY key")?;
+                let rows = s.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<Vec<String>, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(keys, vec!["a".to_string()]);
+        store.close();
+        assert!(matches!(
+            store.read(|_| Ok(())).await,
+            Err(StoreError::Closed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn concurrent_jobs_all_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("m.db")).unwrap();
+        let mut handles = Vec::new();
+        for i in 0..200 {
+            let s = store.clone();
+            handles.push(tokio::spawn(async move {
+                s.write(move |c| {
+                    c.execute(
+                        "INSERT INTO settings (key, value) VALUES (?1, 'x')",
+                        [format!("k{i}")],
+                    )?;
+                    Ok(())
+                })
+                .await
+            }));
+        }
+        for h in handles {
+            h.await.unwrap().unwrap();
+        }
+        let n: i64 = store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM settings", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(n, 200);
+    }
+}
