@@ -216,6 +216,7 @@ CREATE TABLE queue (
     attempts     INTEGER NOT NULL DEFAULT 0,
     last_error   TEXT,
     lease_until  INTEGER,                   -- unix ms; set while running
+    claimed_at   INTEGER,                   -- unix ms when the running attempt started
     next_reasons INTEGER NOT NULL DEFAULT 0,-- re-signalled while running: run once more
     next_blocks  TEXT,
     enqueued_at  INTEGER NOT NULL,
