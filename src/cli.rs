@@ -1,1 +1,183 @@
-//! (stub) cli
+//! The command line (DESIGN.md §2): subcommands, their flags, and the environment
+//! variables each flag falls back to. Flags > environment > config file > defaults.
+//!
+//! Invariant: no secret is accepted as a flag (flags show up in `ps`); tokens come from
+//! the environment, a systemd credential or a file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Overrides;
+
+/// Keeps a local SQLite mirror of a Notion workspace, driven by webhooks and a
+/// reconciliation poller.
+#[derive(Debug, Parser)]
+#[command(name = "notion-mirror", version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter (e.g. `info`, `debug`, `notion_mirror=debug`); RUST_LOG also works.
+    #[arg(long, global = true, env = "NOTION_MIRROR_LOG", default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: webhook server, queue workers, reconciliation sweeps.
+    ///
+    /// Needs NOTION_TOKEN (or a systemd credential `notion-token`). Handles SIGHUP (full
+    /// resync) and SIGTERM/SIGINT (graceful stop). Notifies systemd when run as
+    /// Type=notify. With an empty mirror it starts with a full sweep.
+    Run(RunArgs),
+    /// Run one full sync in the foreground, then exit (0 when the mirror is complete).
+    ///
+    /// Re-running is incremental: unchanged pages keep their content without refetching.
+    /// Ctrl-C stops cleanly; the next run resumes.
+    Sync(SyncArgs),
+    /// Ask the running daemon for a full resync (like `kill -HUP` / `systemctl reload`).
+    Resync(DbArgs),
+    /// Show what is in the mirror: counts, sweeps, queue, parked failures, webhooks.
+    ///
+    /// Read-only; safe while the daemon runs.
+    Status(StatusArgs),
+    /// Requeue work items parked as failed (see `status`).
+    Retry(DbArgs),
+}
+
+/// Settings shared by the commands that talk to Notion.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// TOML config file [default: ~/.config/notion-mirror/config.toml if it exists]
+    #[arg(long, env = "NOTION_MIRROR_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The mirror file [default: $STATE_DIRECTORY/mirror.db under systemd, else
+    /// ~/.local/share/notion-mirror/mirror.db]
+    #[arg(long, env = "NOTION_MIRROR_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Notion API base URL [default: https://api.notion.com]
+    #[arg(long, env = "NOTION_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Notion requests per second, on average, for the whole process [default: 3]
+    #[arg(long, env = "NOTION_MIRROR_RATE", value_name = "N")]
+    pub rate: Option<f64>,
+    /// Read the Notion token from this file (instead of NOTION_TOKEN)
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Queue workers (objects fetched at once) [default: 4]
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// List only page-level comments, not each block's (one request per block saved;
+    /// inline discussions are then not mirrored)
+    #[arg(long)]
+    pub no_block_comments: bool,
+    /// Per-request timeout in seconds [default: 60]
+    #[arg(long, value_name = "SECS")]
+    pub request_timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Address for /webhook, /healthz and /metrics [default: 127.0.0.1:8787]
+    #[arg(long, env = "NOTION_MIRROR_LISTEN", value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// Polling only: no /webhook endpoint; incremental sweeps keep the mirror current
+    #[arg(long)]
+    pub no_webhooks: bool,
+    /// Incremental sweep schedule, cron with seconds [default: "0 */5 * * * *"]
+    #[arg(long, env = "NOTION_MIRROR_INCREMENTAL", value_name = "CRON")]
+    pub incremental: Option<String>,
+    /// Full sweep schedule, cron with seconds [default: "0 30 3 * * *"]
+    #[arg(long, env = "NOTION_MIRROR_FULL", value_name = "CRON")]
+    pub full: Option<String>,
+    /// Webhook signals for one object wait this long to coalesce [default: 1000]
+    #[arg(long, value_name = "MS")]
+    pub debounce_ms: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// No progress bar, even on a terminal
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// TOML config file
+    #[arg(long, env = "NOTION_MIRROR_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The mirror file (the daemon's pid file sits beside it)
+    #[arg(long, env = "NOTION_MIRROR_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+    /// Print the stored webhook verification token (for Notion's Verify dialog)
+    #[arg(long)]
+    pub show_token: bool,
+    /// Make the pending verification token the active one (after re-creating the
+    /// subscription)
+    #[arg(long)]
+    pub accept_pending_token: bool,
+}
+
+impl CommonArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config: self.config.clone(),
+            db: self.db.clone(),
+            api_url: self.api_url.clone(),
+            rate: self.rate,
+            token_file: self.token_file.clone(),
+            workers: self.workers,
+            no_block_comments: self.no_block_comments,
+            request_timeout_secs: self.request_timeout,
+            ..Overrides::default()
+        }
+    }
+}
+
+impl RunArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: self.listen.clone(),
+            no_webhooks: self.no_webhooks,
+            incremental: self.incremental.clone(),
+            full: self.full.clone(),
+            debounce_ms: self.debounce_ms,
+            ..self.common.overrides()
+        }
+    }
+}
+
+impl DbArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config: self.config.clone(),
+            db: self.db.clone(),
+            ..Overrides::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,1 +1,271 @@
-//! (stub) daemon
+//! Wiring: opens the store, builds the one Notion client, spawns every long-lived task
+//! (HTTP ingress, worker pool, reconciler, schedules, watchdog) under one shutdown token,
+//! and handles signals and systemd notification for `notion-mirror run`.
+//!
+//! Invariants: migrations run and the listener is bound before READY=1; every task is
+//! spawned here and stops on the same `CancellationToken`; shutdown order is: stop
+//! accepting (HTTP), stop claiming (workers drain in-flight items within the deadline),
+//! stop the reconciler, then close the store (final commit + WAL checkpoint).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::fetch::{Ctx, FetchOptions};
+use crate::metrics::Metrics;
+use crate::mirror::{read, Store};
+use crate::notion::{Client, ClientConfig, NotionError};
+use crate::reconcile::{self, SweepKind, SweepOptions, Triggers};
+use crate::webhook::ingest::Tokens;
+use crate::webhook::server::{self, Ingress};
+use crate::{queue, worker};
+
+/// Builds the fetch context (store + client) shared by `run`, `sync` and the tests.
+pub fn context(config: &Config, store: Store, metrics: Arc<Metrics>) -> anyhow::Result<Ctx> {
+    let token = config.require_token()?.clone();
+    let mut client_config = ClientConfig::new(&config.api_url, token);
+    client_config.rate = config.rate;
+    client_config.burst = config.burst;
+    client_config.max_in_flight = config.max_in_flight;
+    client_config.timeout = config.request_timeout;
+    let client = Client::new(client_config, metrics.clone())?;
+    let options = FetchOptions {
+        scan_block_comments: config.scan_block_comments,
+        overlap: config.overlap,
+        max_attempts: config.max_attempts,
+    };
+    Ok(Ctx::new(client, store, options, metrics))
+}
+
+/// A running daemon (tests drive this directly; `run` wraps it with signals).
+pub struct Daemon {
+    pub addr: SocketAddr,
+    pub ctx: Ctx,
+    pub triggers: Arc<Triggers>,
+    pub shutdown: CancellationToken,
+    tasks: Vec<(&'static str, JoinHandle<()>)>,
+    scheduler: Option<tokio_cron_scheduler::JobScheduler>,
+    deadline: Duration,
+}
+
+/// Opens everything and spawns the tasks. The mirror is migrated and the listener bound
+/// when this returns.
+pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
+    let store = Store::open(&config.db_path)?;
+    let recovered = store.write(queue::recover).await?;
+    if recovered > 0 {
+        tracing::info!(
+            items = recovered,
+            "work left running by a previous process is pending again"
+        );
+    }
+    let metrics = Arc::new(Metrics::new());
+    let ctx = context(config, store.clone(), metrics.clone())?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (NOTION_MIRROR_LISTEN)", config.listen))?;
+    let addr = listener.local_addr()?;
+    let tokens = Arc::new(Tokens::load(&store, config.webhook_token.clone()).await?);
+    let shutdown = CancellationToken::new();
+    let triggers = Arc::new(Triggers::default());
+    let worker_alive = Arc::new(AtomicBool::new(true));
+    let mut tasks = Vec::new();
+
+    let ingress = Arc::new(Ingress {
+        store: store.clone(),
+        tokens: tokens.clone(),
+        metrics: metrics.clone(),
+        debounce: config.debounce,
+        wake: ctx.wake.clone(),
+        webhooks_enabled: config.webhooks_enabled,
+        worker_alive: worker_alive.clone(),
+    });
+    let grace = Duration::from_secs(5).min(config.shutdown_timeout);
+    tasks.push((
+        "http",
+        tokio::spawn(server::serve(
+            listener,
+            ingress,
+            shutdown.child_token(),
+            grace,
+        )),
+    ));
+
+    let (pool_ctx, pool_stop, size, deadline) = (
+        ctx.clone(),
+        shutdown.child_token(),
+        config.workers,
+        config.shutdown_timeout,
+    );
+    tasks.push((
+        "workers",
+        tokio::spawn(async move {
+            worker::run(pool_ctx, size, pool_stop, deadline).await;
+            worker_alive.store(false, Ordering::Relaxed);
+        }),
+    ));
+
+    let sweep_options = SweepOptions {
+        full_sweep_comments: config.full_sweep_comments,
+    };
+    tasks.push((
+        "reconciler",
+        tokio::spawn(reconcile::run(
+            ctx.clone(),
+            sweep_options,
+            triggers.clone(),
+            shutdown.child_token(),
+        )),
+    ));
+    if store.read(read::is_empty).await? {
+        tracing::info!("the mirror is empty: starting with a full sweep");
+        triggers.request(SweepKind::Full);
+    }
+    let scheduler = schedule(config, &triggers).await?;
+    check_token(&ctx.client).await;
+    if !config.webhooks_enabled {
+        tracing::info!(cron = %config.incremental_cron, "webhooks are off: polling only (incremental sweeps keep the mirror current)");
+    }
+    tracing::info!(listen = %addr, db = %config.db_path.display(), "notion-mirror running");
+    Ok(Daemon {
+        addr,
+        ctx,
+        triggers,
+        shutdown,
+        tasks,
+        scheduler: Some(scheduler),
+        deadline: config.shutdown_timeout,
+    })
+}
+
+async fn schedule(
+    config: &Config,
+    triggers: &Arc<Triggers>,
+) -> anyhow::Result<tokio_cron_scheduler::JobScheduler> {
+    use tokio_cron_scheduler::{Job, JobScheduler};
+    let scheduler = JobScheduler::new()
+        .await
+        .context("cannot start the scheduler")?;
+    for (kind, cron) in [
+        (SweepKind::Incremental, &config.incremental_cron),
+        (SweepKind::Full, &config.full_cron),
+    ] {
+        let triggers = triggers.clone();
+        let job = Job::new_async(cron.as_str(), move |_, _| {
+            let triggers = triggers.clone();
+            Box::pin(async move { triggers.request(kind) })
+        })
+        .with_context(|| format!("invalid {} schedule `{cron}`", kind.as_str()))?;
+        scheduler.add(job).await.context("cannot add a schedule")?;
+    }
+    scheduler
+        .start()
+        .await
+        .context("cannot start the scheduler")?;
+    Ok(scheduler)
+}
+
+/// One users/me call at start: a rejected token is reported at once (webhooks are still
+/// stored, work retries slowly until the token is fixed).
+async fn check_token(client: &Client) {
+    match client.users_me().await {
+        Ok(_) => {}
+        Err(e @ NotionError::Unauthorized(_)) => {
+            tracing::error!(error = %e, "the Notion token is rejected; events are still stored and will be processed once it is fixed")
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot check the Notion token yet"),
+    }
+}
+
+impl Daemon {
+    /// Stops every task in order and closes the store.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(mut scheduler) = self.scheduler.take() {
+            let _ = scheduler.shutdown().await;
+        }
+        let limit = self.deadline + Duration::from_secs(5);
+        for (name, task) in self.tasks.drain(..) {
+            if tokio::time::timeout(limit, task).await.is_err() {
+                tracing::warn!(task = name, "did not stop within the deadline");
+            }
+        }
+        self.ctx.store.close();
+    }
+}
+
+/// `notion-mirror run`: the daemon with signals, pid file and systemd notification.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let pid_path = config.pid_path();
+    let daemon = start(&config).await?;
+    write_pid(&pid_path);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let watchdog = spawn_watchdog(&daemon);
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: full resync requested");
+                daemon.triggers.request(SweepKind::Full);
+            }
+        }
+    }
+    tracing::info!("stopping: finishing in-flight work (a second signal stops at once)");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    let stop = daemon.stop();
+    tokio::pin!(stop);
+    tokio::select! {
+        _ = &mut stop => {}
+        _ = term.recv() => { tracing::warn!("second signal: stopping now"); remove_pid(&pid_path); std::process::exit(130); }
+        _ = int.recv() => { tracing::warn!("second signal: stopping now"); remove_pid(&pid_path); std::process::exit(130); }
+    }
+    remove_pid(&pid_path);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn spawn_watchdog(daemon: &Daemon) -> Option<JoinHandle<()>> {
+    let interval = sd_notify::watchdog_enabled()? / 2;
+    let store = daemon.ctx.store.clone();
+    let stop = daemon.shutdown.clone();
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    // Only a live writer earns the ping: a wedged store gets us restarted.
+                    if store.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await.is_ok() {
+                        let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+                    }
+                }
+                _ = stop.cancelled() => return,
+            }
+        }
+    }))
+}
+
+fn write_pid(path: &std::path::Path) {
+    if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot write the pid file (`notion-mirror resync` will not find this daemon)");
+    }
+}
+
+fn remove_pid(path: &std::path::Path) {
+    let _ = std::fs::remove_file(path);
+}

@@ -16,11 +16,13 @@
 //! [`demo`], [`metrics`], and [`sim`], a faithful fake Notion used by the demo and the tests.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod fetch;
 pub mod ids;
+pub mod logging;
 pub mod metrics;
 pub mod mirror;
 pub mod notion;
@@ -28,4 +30,6 @@ pub mod queue;
 pub mod reconcile;
 pub mod sim;
 pub mod status;
+pub mod sync;
 pub mod webhook;
+pub mod worker;

@@ -1,3 +1,53 @@
-fn main() {
-    println!("notion-mirror: under construction");
+//! `notion-mirror`: parse the command line, load the configuration, set up logging, call
+//! into the library, and map the outcome to an exit status (0 ok, 1 failure, 2 bad
+//! configuration or usage, 130 interrupted).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use notion_mirror::cli::{Cli, Command};
+use notion_mirror::config::{Config, ConfigError};
+use notion_mirror::{commands, logging};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(&cli.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("notion-mirror: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(dispatch(cli.command));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let code = if e.downcast_ref::<ConfigError>().is_some() {
+                2
+            } else {
+                1
+            };
+            eprintln!("notion-mirror: {}", commands::describe(&e));
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run(args) => {
+            let config = Config::load(&args.overrides())?;
+            config.require_token()?;
+            notion_mirror::daemon::run(config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync(args) => commands::sync(&args).await,
+        Command::Resync(args) => commands::resync(&args),
+        Command::Status(args) => commands::status(&args),
+        Command::Retry(args) => commands::retry(&args),
+    }
 }

@@ -79,6 +79,13 @@ impl Metrics {
         self.add(name, pairs, 1);
     }
 
+    /// Sets a counter to a total kept elsewhere (e.g. the writer's commit count).
+    pub fn set_counter(&self, name: &str, pairs: &[(&str, &str)], total: u64) {
+        if let Ok(mut f) = self.inner.lock() {
+            f.counters.insert((name.to_string(), labels(pairs)), total);
+        }
+    }
+
     /// Sets a gauge.
     pub fn set(&self, name: &str, pairs: &[(&str, &str)], value: f64) {
         if let Ok(mut f) = self.inner.lock() {

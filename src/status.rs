@@ -1,1 +1,264 @@
-//! (stub) status
+//! `notion-mirror status`: a read-only summary of the mirror — counts, sweeps, the queue,
+//! parked failures, webhooks — for humans or as JSON.
+//!
+//! Invariant: opens the mirror read-only (safe while the daemon runs) and never prints
+//! the verification token unless asked (`--show-token`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::mirror::{open, write, StoreError};
+use crate::queue;
+use crate::webhook::ingest::{ACTIVE_TOKEN_KEY, PENDING_TOKEN_KEY};
+
+const TABLES: &[&str] = &[
+    "pages",
+    "databases",
+    "data_sources",
+    "property_values",
+    "blocks",
+    "comments",
+    "users",
+    "tombstones",
+    "webhook_events",
+    "sync_runs",
+];
+
+#[derive(Debug, Serialize)]
+pub struct Run {
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub requests: i64,
+    pub objects: i64,
+    pub removed: i64,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Parked {
+    pub kind: String,
+    pub id: String,
+    pub attempts: i64,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct QueueStatus {
+    pub pending: u64,
+    pub running: u64,
+    pub parked: u64,
+    /// When the oldest pending item became due.
+    pub oldest_pending: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Webhooks {
+    pub last_received_at: Option<String>,
+    pub last_type: Option<String>,
+    /// Events received in the last hour, by type.
+    pub last_hour: BTreeMap<String, i64>,
+    pub verification_token_stored: bool,
+    pub pending_token: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub db: String,
+    pub schema_version: u32,
+    pub counts: BTreeMap<String, i64>,
+    pub last_full_sweep: Option<Run>,
+    pub last_incremental_sweep: Option<Run>,
+    pub watermark: Option<String>,
+    pub queue: QueueStatus,
+    pub parked: Vec<Parked>,
+    pub webhooks: Webhooks,
+}
+
+/// Reads the status from a read-only connection.
+pub fn gather(path: &Path) -> Result<Status, StoreError> {
+    let conn = open::open_read_only(path)?;
+    let mut counts = BTreeMap::new();
+    for table in TABLES {
+        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+        counts.insert(table.to_string(), n);
+    }
+    let depth = queue::depth(&conn, queue::now_ms())?;
+    let oldest: Option<i64> = conn.query_row(
+        "SELECT min(due_at) FROM queue WHERE state = 'pending'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(Status {
+        db: path.display().to_string(),
+        schema_version: conn.query_row("PRAGMA user_version", [], |r| r.get(0))?,
+        counts,
+        last_full_sweep: last_run(&conn, "full")?,
+        last_incremental_sweep: last_run(&conn, "incremental")?,
+        watermark: write::get_setting(&conn, crate::reconcile::WATERMARK_KEY)?,
+        queue: QueueStatus {
+            pending: depth.pending,
+            running: depth.running,
+            parked: depth.failed,
+            oldest_pending: oldest.map(queue::iso_ms),
+        },
+        parked: parked(&conn)?,
+        webhooks: webhooks(&conn)?,
+    })
+}
+
+fn last_run(conn: &Connection, kind: &str) -> Result<Option<Run>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT started_at, finished_at, requests, objects, removed, error FROM sync_runs
+             WHERE kind = ?1 ORDER BY id DESC LIMIT 1",
+            [kind],
+            |r| {
+                Ok(Run {
+                    started_at: r.get(0)?,
+                    finished_at: r.get(1)?,
+                    requests: r.get(2)?,
+                    objects: r.get(3)?,
+                    removed: r.get(4)?,
+                    error: r.get(5)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+fn parked(conn: &Connection) -> Result<Vec<Parked>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT kind, id, attempts, last_error FROM queue WHERE state = 'failed' ORDER BY enqueued_at LIMIT 50",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Parked {
+            kind: r.get(0)?,
+            id: r.get(1)?,
+            attempts: r.get(2)?,
+            error: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn webhooks(conn: &Connection) -> Result<Webhooks, StoreError> {
+    let last: Option<(String, String)> = conn
+        .query_row(
+            "SELECT received_at, type FROM webhook_events ORDER BY received_at DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let hour_ago = queue::iso_ms(queue::now_ms() - 3_600_000);
+    let mut stmt = conn.prepare(
+        "SELECT type, count(*) FROM webhook_events WHERE received_at >= ?1 GROUP BY type ORDER BY type",
+    )?;
+    let last_hour = stmt
+        .query_map(params![hour_ago], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<BTreeMap<String, i64>, _>>()?;
+    Ok(Webhooks {
+        last_received_at: last.as_ref().map(|l| l.0.clone()),
+        last_type: last.map(|l| l.1),
+        last_hour,
+        verification_token_stored: write::get_setting(conn, ACTIVE_TOKEN_KEY)?.is_some(),
+        pending_token: write::get_setting(conn, PENDING_TOKEN_KEY)?.is_some(),
+    })
+}
+
+/// The stored verification token (for `--show-token`).
+pub fn stored_token(path: &Path) -> Result<Option<String>, StoreError> {
+    let conn = open::open_read_only(path)?;
+    write::get_setting(&conn, ACTIVE_TOKEN_KEY)
+}
+
+/// The human rendering.
+pub fn render(s: &Status) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "mirror      {} (schema v{})", s.db, s.schema_version);
+    let counts: Vec<String> = s.counts.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    let _ = writeln!(out, "objects     {}", counts.join(" · "));
+    for (label, run) in [
+        ("full sweep", &s.last_full_sweep),
+        ("incremental", &s.last_incremental_sweep),
+    ] {
+        match run {
+            Some(r) => {
+                let state = match (&r.finished_at, &r.error) {
+                    (None, _) => "running (or interrupted)".to_string(),
+                    (Some(f), None) => format!("ok, finished {f}"),
+                    (Some(f), Some(e)) => format!("finished {f} with errors: {e}"),
+                };
+                let _ = writeln!(
+                    out,
+                    "{label:<11} started {} · {} requests · {} written · {} removed · {state}",
+                    r.started_at, r.requests, r.objects, r.removed
+                );
+            }
+            None => {
+                let _ = writeln!(out, "{label:<11} never");
+            }
+        }
+    }
+    if let Some(w) = &s.watermark {
+        let _ = writeln!(out, "watermark   {w}");
+    }
+    let _ = writeln!(
+        out,
+        "queue       {} pending · {} running · {} parked{}",
+        s.queue.pending,
+        s.queue.running,
+        s.queue.parked,
+        s.queue
+            .oldest_pending
+            .as_ref()
+            .map(|o| format!(" · oldest due {o}"))
+            .unwrap_or_default()
+    );
+    for p in &s.parked {
+        let _ = writeln!(
+            out,
+            "  parked    {} {} after {} attempts: {}",
+            p.kind,
+            p.id,
+            p.attempts,
+            p.error.as_deref().unwrap_or("")
+        );
+    }
+    if !s.parked.is_empty() {
+        let _ = writeln!(out, "            (requeue them with `notion-mirror retry`)");
+    }
+    let w = &s.webhooks;
+    match (&w.last_received_at, &w.last_type) {
+        (Some(at), Some(t)) => {
+            let _ = writeln!(out, "webhooks    last {t} at {at}");
+        }
+        _ => {
+            let _ = writeln!(out, "webhooks    none received yet");
+        }
+    }
+    if !w.last_hour.is_empty() {
+        let by_type: Vec<String> = w
+            .last_hour
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
+        let _ = writeln!(out, "last hour   {}", by_type.join(" · "));
+    }
+    let token = if w.verification_token_stored {
+        "stored (print it with --show-token)"
+    } else {
+        "not received yet"
+    };
+    let _ = writeln!(out, "verification token {token}");
+    if w.pending_token {
+        let _ = writeln!(
+            out,
+            "  a different token arrived and is PENDING: if you re-created the subscription, accept it with --accept-pending-token"
+        );
+    }
+    out
+}

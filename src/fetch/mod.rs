@@ -1,1 +1,231 @@
-//! (stub) fetch
+//! The fetcher: turns "refetch object X" into Notion calls and mirror writes, level-
+//! triggered — it reads the current truth and converges the mirror to it.
+//!
+//! Invariants: nothing from a webhook payload is written as data (only ids steer the
+//! work); no write transaction is open while a request is in flight (fetch first, then
+//! one store job per object or per listing page); an object is removed only after a direct
+//! GET answered 404/403 with `GET /v1/users/me` proving the token still works.
+//!
+//! Files: `complete` (truncated properties), `pages` (pages and listing results),
+//! `content` (block trees, block-level refresh, comment lists), `sources` (databases, data
+//! sources, row queries, users), `comments` (one comment), `token` (the users/me check).
+
+pub mod comments;
+pub mod complete;
+pub mod content;
+pub mod pages;
+pub mod sources;
+pub mod token;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::metrics::Metrics;
+use crate::mirror::{Store, StoreError};
+use crate::notion::{backoff, Client, NotionError};
+use crate::queue::{self, reason, Kind, Outcome, Signal, WorkItem};
+
+/// Tunables that change what a fetch covers.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// List comments of every block, not only page-level discussions.
+    pub scan_block_comments: bool,
+    /// Incremental sweeps and row queries look back this far.
+    pub overlap: Duration,
+    /// Work items are parked after this many failed attempts.
+    pub max_attempts: u32,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            scan_block_comments: true,
+            overlap: Duration::from_secs(120),
+            max_attempts: 8,
+        }
+    }
+}
+
+/// Everything a fetch needs. Cheap to clone.
+#[derive(Clone)]
+pub struct Ctx {
+    pub client: Client,
+    pub store: Store,
+    pub options: FetchOptions,
+    pub metrics: Arc<Metrics>,
+    pub token: Arc<token::TokenCheck>,
+    /// Wakes the workers when new work is enqueued.
+    pub wake: Arc<tokio::sync::Notify>,
+    /// Running totals of what work items changed (sweeps report deltas).
+    pub totals: Arc<Totals>,
+}
+
+/// Running totals, updated by the workers.
+#[derive(Debug, Default)]
+pub struct Totals {
+    pub written: std::sync::atomic::AtomicU64,
+    pub removed: std::sync::atomic::AtomicU64,
+    pub items: std::sync::atomic::AtomicU64,
+}
+
+impl Totals {
+    pub fn record(&self, report: Report) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.written.fetch_add(report.written, Relaxed);
+        self.removed.fetch_add(report.removed, Relaxed);
+        self.items.fetch_add(1, Relaxed);
+    }
+    pub fn snapshot(&self) -> Report {
+        use std::sync::atomic::Ordering::Relaxed;
+        Report {
+            written: self.written.load(Relaxed),
+            removed: self.removed.load(Relaxed),
+        }
+    }
+}
+
+impl Ctx {
+    pub fn new(client: Client, store: Store, options: FetchOptions, metrics: Arc<Metrics>) -> Self {
+        Ctx {
+            client,
+            store,
+            options,
+            metrics,
+            token: Arc::new(token::TokenCheck::default()),
+            wake: Arc::new(tokio::sync::Notify::new()),
+            totals: Arc::new(Totals::default()),
+        }
+    }
+
+    /// Enqueues signals in one transaction and wakes the workers.
+    pub async fn enqueue(&self, signals: Vec<Signal>) -> Result<(), StoreError> {
+        if signals.is_empty() {
+            return Ok(());
+        }
+        let now = queue::now_ms();
+        self.store
+            .write(move |c| {
+                for s in &signals {
+                    queue::enqueue(c, s, now)?;
+                }
+                Ok(())
+            })
+            .await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Notion(#[from] NotionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a fetch changed, for `sync_runs` and progress.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Objects written new or changed.
+    pub written: u64,
+    /// Objects removed (tombstoned).
+    pub removed: u64,
+}
+
+impl Report {
+    pub fn minus(self, earlier: Report) -> Report {
+        Report {
+            written: self.written.saturating_sub(earlier.written),
+            removed: self.removed.saturating_sub(earlier.removed),
+        }
+    }
+    pub fn add(&mut self, other: Report) {
+        self.written += other.written;
+        self.removed += other.removed;
+    }
+    pub fn written(n: u64) -> Self {
+        Report {
+            written: n,
+            removed: 0,
+        }
+    }
+}
+
+/// Runs one claimed work item to completion.
+pub async fn run_item(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> {
+    match item.kind {
+        Kind::Page => pages::refresh(ctx, item).await,
+        Kind::Database => sources::refresh_database(ctx, item).await,
+        Kind::DataSource => sources::refresh_data_source(ctx, item).await,
+        Kind::Comment => comments::refresh(ctx, &item.id, item.hint.as_deref()).await,
+        Kind::Users => sources::refresh_users(ctx).await,
+    }
+}
+
+/// Maps a failed attempt to the queue outcome (the one error policy).
+pub fn error_policy(
+    error: &FetchError,
+    attempts_before: u32,
+    max_attempts: u32,
+    now_ms: i64,
+) -> Outcome {
+    let message = error.to_string();
+    let attempt = attempts_before + 1;
+    let retryable = match error {
+        FetchError::Notion(e) => e.is_retryable() || matches!(e, NotionError::Unauthorized(_)),
+        FetchError::Store(_) => true,
+    };
+    if !retryable || attempt >= max_attempts {
+        return Outcome::Park { error: message };
+    }
+    // An invalid token stops everything until the operator fixes it: retry slowly.
+    let delay = match error {
+        FetchError::Notion(NotionError::Unauthorized(_)) => Duration::from_secs(300),
+        _ => backoff::full_jitter(
+            attempt,
+            Duration::from_secs(5),
+            Duration::from_secs(1800),
+            0.5 + rand::random::<f64>() / 2.0,
+        ),
+    };
+    Outcome::RetryAt {
+        at: now_ms + delay.as_millis() as i64,
+        error: message,
+    }
+}
+
+/// The reasons a brand-new page needs: its properties and its whole content.
+pub const NEW_PAGE: u32 = reason::PROPERTIES | reason::CONTENT;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_retries_transient_and_parks_the_rest() {
+        let transient = FetchError::Notion(NotionError::Transient("503".into()));
+        match error_policy(&transient, 0, 8, 1_000) {
+            Outcome::RetryAt { at, .. } => {
+                assert!((6_000..=11_000).contains(&at), "{at}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            error_policy(&transient, 7, 8, 0),
+            Outcome::Park { .. }
+        ));
+        let invalid = FetchError::Notion(NotionError::Validation {
+            status: 400,
+            code: "validation_error".into(),
+            message: "linked database".into(),
+        });
+        assert!(matches!(
+            error_policy(&invalid, 0, 8, 0),
+            Outcome::Park { .. }
+        ));
+        let later = error_policy(&transient, 5, 8, 0);
+        assert!(matches!(later, Outcome::RetryAt { at, .. } if at > 40_000));
+    }
+}

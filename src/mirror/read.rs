@@ -1,1 +1,184 @@
-//! (stub)
+//! Read helpers for the fetcher and the reconciler (what the mirror already knows).
+//!
+//! Invariant: read-only; each runs on the writer's connection (see `Store::read`) or a
+//! read-only connection, and never fails on rows written by older versions.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::StoreError;
+
+/// A fetch of a page's content counts as complete only if it started at least this long
+/// after the page's `last_edited_time`: times are rounded down to the minute, so an edit
+/// later in that same minute would not move `last_edited_time` (60 s), plus 5 s of clock
+/// skew between this host and Notion.
+pub const CONTENT_SETTLE_SECS: f64 = 65.0;
+
+/// What the mirror knows about a page's freshness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageState {
+    pub last_edited_time: String,
+    pub content_edited_time: Option<String>,
+    pub in_trash: bool,
+    pub data_source_id: Option<String>,
+    /// The block tree is stale or may be (see [`CONTENT_SETTLE_SECS`]).
+    pub content_due: bool,
+}
+
+const CONTENT_DUE_SQL: &str =
+    "(content_edited_time IS NULL OR last_edited_time > content_edited_time
+      OR content_synced_at IS NULL
+      OR julianday(content_synced_at) < julianday(content_edited_time) + ?9 / 86400.0)";
+
+pub fn page_state(conn: &Connection, id: &str) -> Result<Option<PageState>, StoreError> {
+    let sql = format!(
+        "SELECT last_edited_time, content_edited_time, in_trash, data_source_id, {CONTENT_DUE_SQL}
+         FROM pages WHERE id = ?1"
+    )
+    .replace("?9", "?2");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![id, CONTENT_SETTLE_SECS], |r| {
+            Ok(PageState {
+                last_edited_time: r.get(0)?,
+                content_edited_time: r.get(1)?,
+                in_trash: r.get(2)?,
+                data_source_id: r.get(3)?,
+                content_due: r.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Live pages whose content is stale or unsettled (see [`CONTENT_SETTLE_SECS`]).
+pub fn pages_with_content_due(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let sql = format!("SELECT id FROM pages WHERE in_trash = 0 AND {CONTENT_DUE_SQL}")
+        .replace("?9", "?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([CONTENT_SETTLE_SECS], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Where a block sits in the mirror.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockInfo {
+    pub page_id: String,
+    pub parent_id: String,
+    pub position: i64,
+    pub has_children: bool,
+}
+
+pub fn block_info(conn: &Connection, id: &str) -> Result<Option<BlockInfo>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT page_id, parent_id, position, has_children FROM blocks WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok(BlockInfo {
+                page_id: r.get(0)?,
+                parent_id: r.get(1)?,
+                position: r.get(2)?,
+                has_children: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Ids of the direct children of a page or block, in order.
+pub fn child_block_ids(conn: &Connection, parent_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM blocks WHERE parent_id = ?1 ORDER BY position")?;
+    let rows = stmt.query_map([parent_id], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every block id of a page's content (for per-block comment lists).
+pub fn block_ids_of_page(
+    conn: &Connection,
+    page_id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, type FROM blocks WHERE page_id = ?1 ORDER BY parent_id, position",
+    )?;
+    let rows = stmt.query_map([page_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The newest `last_edited_time` among a data source's rows.
+pub fn row_watermark(
+    conn: &Connection,
+    data_source_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT max(last_edited_time) FROM pages WHERE data_source_id = ?1")?
+        .query_row([data_source_id], |r| r.get(0))?)
+}
+
+/// `id → (last_edited_time, in_trash)` for every row of a table (pages, databases,
+/// data_sources).
+pub fn freshness(
+    conn: &Connection,
+    table: &str,
+) -> Result<HashMap<String, (String, bool)>, StoreError> {
+    let sql = match table {
+        "pages" | "databases" | "data_sources" => {
+            format!("SELECT id, last_edited_time, in_trash FROM {table}")
+        }
+        other => {
+            return Err(StoreError::Invalid(format!(
+                "no freshness for table {other}"
+            )))
+        }
+    };
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The raw JSON of an object, if mirrored.
+pub fn raw_of(conn: &Connection, table: &str, id: &str) -> Result<Option<String>, StoreError> {
+    if !matches!(
+        table,
+        "pages" | "databases" | "data_sources" | "blocks" | "comments" | "users"
+    ) {
+        return Err(StoreError::Invalid(format!("no raw in table {table}")));
+    }
+    Ok(conn
+        .prepare_cached(&format!("SELECT raw FROM {table} WHERE id = ?1"))?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
+/// Data sources of a database, as mirrored.
+pub fn data_sources_of(conn: &Connection, database_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM data_sources WHERE database_id = ?1")?;
+    let rows = stmt.query_map([database_id], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Row ids of a data source, as mirrored.
+pub fn rows_of(conn: &Connection, data_source_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM pages WHERE data_source_id = ?1")?;
+    let rows = stmt.query_map([data_source_id], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Live (not trashed) data source ids.
+pub fn live_data_sources(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM data_sources WHERE in_trash = 0 ORDER BY id")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// True when the mirror holds no page, database or data source yet.
+pub fn is_empty(conn: &Connection) -> Result<bool, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT (SELECT count(*) FROM pages) + (SELECT count(*) FROM data_sources)
+              + (SELECT count(*) FROM databases)",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n == 0)
+}

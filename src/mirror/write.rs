@@ -303,12 +303,13 @@ pub struct BlockRow {
     pub position: i64,
 }
 
-/// Upserts blocks of `page_id`'s content.
+/// Upserts blocks of `page_id`'s content; returns how many were new or changed.
 pub fn upsert_blocks(
     conn: &Connection,
     page_id: &str,
     blocks: &[BlockRow],
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
+    let mut changed = 0u64;
     let mut stmt = conn.prepare_cached(
         "INSERT INTO blocks (id, raw, page_id, parent_id, position, type, has_children, text, in_trash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -342,7 +343,7 @@ pub fn upsert_blocks(
                 text = title;
             }
         }
-        stmt.execute(params![
+        changed += stmt.execute(params![
             id,
             raw.to_string(),
             page_id,
@@ -352,9 +353,9 @@ pub fn upsert_blocks(
             has_children,
             text,
             trashed(&raw),
-        ])?;
+        ])? as u64;
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// Replaces the whole block tree of a page and records the content bookkeeping.
@@ -364,9 +365,21 @@ pub fn replace_page_blocks(
     blocks: &[BlockRow],
     content_edited_time: &str,
     content_synced_at: &str,
-) -> Result<(), StoreError> {
-    upsert_blocks(conn, page_id, blocks)?;
-    let keep: HashSet<String> = blocks
+) -> Result<u64, StoreError> {
+    let changed = upsert_blocks(conn, page_id, blocks)?;
+    let keep = ids_of_rows(blocks);
+    let removed = delete_blocks_not_in(
+        conn,
+        "SELECT id FROM blocks WHERE page_id = ?1",
+        page_id,
+        &keep,
+    )?;
+    mark_content_synced(conn, page_id, content_edited_time, content_synced_at)?;
+    Ok(changed + removed)
+}
+
+fn ids_of_rows(blocks: &[BlockRow]) -> HashSet<String> {
+    blocks
         .iter()
         .filter_map(|b| {
             b.raw
@@ -374,14 +387,7 @@ pub fn replace_page_blocks(
                 .and_then(Value::as_str)
                 .and_then(ids::normalize)
         })
-        .collect();
-    delete_blocks_not_in(
-        conn,
-        "SELECT id FROM blocks WHERE page_id = ?1",
-        page_id,
-        &keep,
-    )?;
-    mark_content_synced(conn, page_id, content_edited_time, content_synced_at)
+        .collect()
 }
 
 /// Records that `page_id`'s content was fetched when it was at `content_edited_time`.
@@ -398,28 +404,42 @@ pub fn mark_content_synced(
     Ok(())
 }
 
-/// Replaces the descendants of `root_id` (a block whose children were refetched).
-pub fn replace_subtree(
+/// Replaces the direct children of `parent_id` with a fresh listing (`level`), keeping
+/// the subtrees of children that are still there, and adds the subtrees fetched for new
+/// children (`new_subtrees`). Children no longer listed go, with their descendants.
+pub fn replace_children(
     conn: &Connection,
     page_id: &str,
-    root_id: &str,
-    blocks: &[BlockRow],
-) -> Result<(), StoreError> {
-    upsert_blocks(conn, page_id, blocks)?;
-    let keep: HashSet<String> = blocks
-        .iter()
-        .filter_map(|b| {
-            b.raw
-                .get("id")
-                .and_then(Value::as_str)
-                .and_then(ids::normalize)
-        })
-        .collect();
-    let descendants = "WITH RECURSIVE d(id) AS (
-             SELECT id FROM blocks WHERE parent_id = ?1
-             UNION SELECT b.id FROM blocks b JOIN d ON b.parent_id = d.id)
-         SELECT id FROM d";
-    delete_blocks_not_in(conn, descendants, root_id, &keep)
+    parent_id: &str,
+    level: &[BlockRow],
+    new_subtrees: &[BlockRow],
+) -> Result<u64, StoreError> {
+    let keep = ids_of_rows(level);
+    let gone: Vec<String> = {
+        let mut stmt = conn.prepare_cached("SELECT id FROM blocks WHERE parent_id = ?1")?;
+        let rows = stmt.query_map([parent_id], |r| r.get::<_, String>(0))?;
+        rows.filter_map(Result::ok)
+            .filter(|id| !keep.contains(id))
+            .collect()
+    };
+    let mut removed = 0;
+    for id in gone {
+        removed += delete_subtree(conn, &id)?;
+    }
+    let changed =
+        upsert_blocks(conn, page_id, level)? + upsert_blocks(conn, page_id, new_subtrees)?;
+    Ok(changed + removed)
+}
+
+/// Deletes a block and everything under it; returns how many rows went.
+fn delete_subtree(conn: &Connection, id: &str) -> Result<u64, StoreError> {
+    let n = conn.execute(
+        "WITH RECURSIVE d(id) AS (
+             SELECT ?1 UNION SELECT b.id FROM blocks b JOIN d ON b.parent_id = d.id)
+         DELETE FROM blocks WHERE id IN (SELECT id FROM d)",
+        [id],
+    )?;
+    Ok(n as u64)
 }
 
 fn delete_blocks_not_in(
@@ -427,7 +447,7 @@ fn delete_blocks_not_in(
     select_ids: &str,
     arg: &str,
     keep: &HashSet<String>,
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     let stale: Vec<String> = {
         let mut stmt = conn.prepare_cached(select_ids)?;
         let rows = stmt.query_map([arg], |r| r.get::<_, String>(0))?;
@@ -436,10 +456,10 @@ fn delete_blocks_not_in(
             .collect()
     };
     let mut delete = conn.prepare_cached("DELETE FROM blocks WHERE id = ?1")?;
-    for id in stale {
+    for id in &stale {
         delete.execute([id])?;
     }
-    Ok(())
+    Ok(stale.len() as u64)
 }
 
 /// Upserts one comment belonging to `page_id`.
@@ -499,18 +519,22 @@ pub enum CommentScope {
 
 /// Replaces a page's comments with a complete listing; comments no longer listed are
 /// removed with a `not_listed` tombstone (resolved or deleted: the API cannot tell which).
+/// Returns `(written, removed)`.
 pub fn replace_page_comments(
     conn: &Connection,
     page_id: &str,
     comments: Vec<Value>,
     scope: CommentScope,
-) -> Result<usize, StoreError> {
+) -> Result<(u64, u64), StoreError> {
     let mut keep = HashSet::new();
+    let mut written = 0;
     for comment in comments {
         if let Ok(id) = id_of(&comment) {
             keep.insert(id);
         }
-        upsert_comment(conn, page_id, comment)?;
+        if upsert_comment(conn, page_id, comment)?.changed() {
+            written += 1;
+        }
     }
     let sql = match scope {
         CommentScope::PageLevel => {
@@ -528,7 +552,7 @@ pub fn replace_page_comments(
     for id in &stale {
         remove_comment(conn, id, Removal::NotListed)?;
     }
-    Ok(stale.len())
+    Ok((written, stale.len() as u64))
 }
 
 /// Removes one comment with a tombstone.

@@ -1,0 +1,166 @@
+//! The one-shot commands behind `main`: `sync`, `resync`, `status`, `retry`, and the
+//! one-line error descriptions users see.
+//!
+//! Invariant: each command reports one clear line on failure and maps its outcome to an
+//! exit status; none of them panics on bad input.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{DbArgs, StatusArgs, SyncArgs};
+use crate::config::Config;
+use crate::sync::{self, SyncEnd};
+use crate::{queue, status};
+
+/// The error chain on one line.
+pub fn describe(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+/// `notion-mirror sync`.
+pub async fn sync(args: &SyncArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.common.overrides())?;
+    config.require_token()?;
+    let interrupt = CancellationToken::new();
+    let on_ctrl_c = interrupt.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupted: finishing what is in flight (Ctrl-C again to stop at once)");
+            on_ctrl_c.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    match sync::run(&config, interrupt, !args.quiet).await? {
+        SyncEnd::Complete(f) => {
+            println!(
+                "synced {}: {} requests, {} objects written, {} removed",
+                config.db_path.display(),
+                f.requests,
+                f.report.written,
+                f.report.removed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        SyncEnd::Interrupted => {
+            eprintln!("interrupted: everything fetched so far is kept; run `notion-mirror sync` again to resume");
+            Ok(ExitCode::from(130))
+        }
+        SyncEnd::Incomplete { figures, parked } => {
+            eprintln!(
+                "sync finished with {parked} object(s) that could not be fetched ({} requests, {} written); see `notion-mirror status`, then `notion-mirror retry` and sync again",
+                figures.requests, figures.report.written
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn db_path(args: &DbArgs) -> anyhow::Result<std::path::PathBuf> {
+    Ok(Config::load(&args.overrides())?.db_path)
+}
+
+/// `notion-mirror status`.
+pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let path = db_path(&args.db)?;
+    if args.accept_pending_token {
+        let conn = crate::mirror::open::open_read_write(&path)?;
+        if crate::webhook::ingest::accept_pending(&conn)? {
+            println!("the pending verification token is now active (the daemon picks it up with the next signed event)");
+        } else {
+            println!("no pending verification token");
+        }
+    }
+    if args.show_token {
+        match status::stored_token(&path)? {
+            Some(token) => println!("{token}"),
+            None => anyhow::bail!(
+                "no verification token stored yet: create the webhook subscription in Notion so it POSTs the token to /webhook"
+            ),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let s = status::gather(&path)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&s).context("cannot render JSON")?
+        );
+    } else {
+        print!("{}", status::render(&s));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `notion-mirror retry`.
+pub fn retry(args: &DbArgs) -> anyhow::Result<ExitCode> {
+    let path = db_path(args)?;
+    if !path.exists() {
+        anyhow::bail!("no mirror at {}", path.display());
+    }
+    let conn = crate::mirror::open::open_read_write(&path)?;
+    let n = queue::retry_parked(&conn, queue::now_ms())?;
+    println!("requeued {n} parked item(s); a running daemon picks them up within a second");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `notion-mirror resync`: SIGHUP to the daemon named by the pid file beside the mirror,
+/// else `systemctl reload notion-mirror` when that unit is active.
+pub fn resync(args: &DbArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.overrides())?;
+    let pid_path = config.pid_path();
+    if let Some(pid) = live_pid(&pid_path) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .with_context(|| format!("cannot signal pid {pid}"))?;
+        println!(
+            "sent SIGHUP to notion-mirror (pid {pid}, from {}): a full resync starts now",
+            pid_path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if systemd_unit_active() {
+        let status = std::process::Command::new("systemctl")
+            .args(["reload", "notion-mirror.service"])
+            .status()
+            .context("cannot run systemctl")?;
+        if status.success() {
+            println!("ran `systemctl reload notion-mirror.service`: a full resync starts now");
+            return Ok(ExitCode::SUCCESS);
+        }
+        anyhow::bail!("`systemctl reload notion-mirror.service` failed ({status})");
+    }
+    anyhow::bail!(
+        "no running notion-mirror daemon found: no live pid in {} (is `notion-mirror run` using the same --db / NOTION_MIRROR_DB?) and the notion-mirror systemd unit is not active",
+        pid_path.display()
+    )
+}
+
+fn live_pid(path: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(path).ok()?.trim().parse().ok()?;
+    // Signal 0 checks that the process exists and may be signalled.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).ok()?;
+    Some(pid)
+}
+
+fn systemd_unit_active() -> bool {
+    std::process::Command::new("systemctl")
+        .args(["is-active", "--quiet", "notion-mirror.service"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

@@ -1,0 +1,57 @@
+//! One comment, by id (`comment.*` webhooks): retrieve it and upsert, or remove it when a
+//! direct GET no longer finds it (deleted or resolved — the API cannot tell which).
+//!
+//! Invariant: a comment is filed under the page it belongs to: its parent page, or for a
+//! block comment the mirrored block's page, else the event's `page_id` hint.
+
+use serde_json::Value;
+
+use super::{pages, Ctx, FetchError, Report};
+use crate::ids;
+use crate::mirror::{read, write};
+
+pub async fn refresh(ctx: &Ctx, id: &str, page_hint: Option<&str>) -> Result<Report, FetchError> {
+    let comment = match ctx.client.retrieve_comment(id).await {
+        Ok(comment) => comment,
+        Err(e) if e.is_gone() => {
+            ctx.token.confirm(&ctx.client).await?;
+            let (id, why) = (id.to_string(), pages::removal_reason(&e));
+            let removed = ctx
+                .store
+                .write(move |c| write::remove_comment(c, &id, why))
+                .await?;
+            return Ok(Report {
+                written: 0,
+                removed: u64::from(removed),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (parent_type, parent_id) = write::parent_of(&comment);
+    let hint = page_hint.and_then(ids::normalize);
+    let written = ctx
+        .store
+        .write(move |c| {
+            let page = match (parent_type.as_str(), parent_id) {
+                ("page_id", Some(p)) => Some(p),
+                (_, Some(block)) => read::block_info(c, &block)?.map(|b| b.page_id).or(hint),
+                _ => hint,
+            };
+            let Some(page) = page else {
+                return Ok(0);
+            };
+            Ok(u64::from(
+                write::upsert_comment(c, &page, comment)?.changed(),
+            ))
+        })
+        .await?;
+    Ok(Report::written(written))
+}
+
+/// The page a comment event names (`data.page_id`), for the queue's routing hint.
+pub fn page_hint(event_data: &Value) -> Option<String> {
+    event_data
+        .get("page_id")
+        .and_then(Value::as_str)
+        .and_then(ids::normalize)
+}

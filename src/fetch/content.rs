@@ -1,0 +1,289 @@
+//! Page content: the block tree (recursive, paginated, never into child pages or
+//! databases), block-level refresh from a webhook's `updated_blocks`, and comment lists.
+//!
+//! Invariants: a full content refresh records the page version it started from
+//! (`content_edited_time`) so the reconciler knows exactly which pages are stale; a
+//! block-level refresh never claims the whole tree is fresh (webhooks are at-most-once, so
+//! only a full refetch proves the tree complete); a block whose children cannot be listed
+//! (400/403/404) is logged and counted and its subtree skipped — it never aborts the page.
+
+use std::collections::{BTreeSet, HashSet};
+
+use serde_json::Value;
+
+use super::{pages, Ctx, FetchError, Report};
+use crate::ids;
+use crate::mirror::write::{BlockRow, CommentScope};
+use crate::mirror::{now_iso, read, write};
+use crate::notion::NotionError;
+
+/// Blocks that stand for other objects: their content is mirrored with that object.
+fn is_boundary(kind: &str) -> bool {
+    matches!(kind, "child_page" | "child_database")
+}
+
+fn block_id(block: &Value) -> Option<String> {
+    block
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(ids::normalize)
+}
+
+fn block_kind(block: &Value) -> &str {
+    block.get("type").and_then(Value::as_str).unwrap_or("")
+}
+
+fn descends(block: &Value) -> bool {
+    block
+        .get("has_children")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        && !is_boundary(block_kind(block))
+}
+
+/// Lists every block under `root` (a page or a block), depth first.
+pub async fn fetch_tree(ctx: &Ctx, root: &str) -> Result<Vec<BlockRow>, FetchError> {
+    let mut rows = Vec::new();
+    let mut stack = vec![root.to_string()];
+    while let Some(parent) = stack.pop() {
+        let children = match ctx.client.block_children(&parent).collect_all().await {
+            Ok(children) => children,
+            Err(e)
+                if parent != root
+                    && !e.is_retryable()
+                    && !matches!(e, NotionError::Unauthorized(_)) =>
+            {
+                ctx.metrics.inc(
+                    "notion_mirror_work_total",
+                    &[("kind", "block_children"), ("outcome", "skipped")],
+                );
+                tracing::warn!(block = %parent, error = %e, "cannot list a block's children; subtree skipped");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for (position, child) in children.into_iter().enumerate() {
+            if descends(&child) {
+                if let Some(id) = block_id(&child) {
+                    stack.push(id);
+                }
+            }
+            rows.push(BlockRow {
+                raw: child,
+                parent_id: parent.clone(),
+                position: position as i64,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Lists a page's open comments: page-level discussions, plus each block's when
+/// `scan_block_comments` (inline discussions are only listed per block).
+pub async fn fetch_comments(
+    ctx: &Ctx,
+    page_id: &str,
+    blocks: &[(String, String)],
+) -> Result<Vec<Value>, FetchError> {
+    let mut comments = ctx.client.list_comments(page_id).collect_all().await?;
+    if ctx.options.scan_block_comments {
+        for (id, kind) in blocks {
+            if is_boundary(kind) {
+                continue;
+            }
+            match ctx.client.list_comments(id).collect_all().await {
+                Ok(more) => comments.extend(more),
+                // The block went away since the tree was listed: nothing to list.
+                Err(NotionError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(comments)
+}
+
+fn scope(ctx: &Ctx) -> CommentScope {
+    if ctx.options.scan_block_comments {
+        CommentScope::PageAndBlocks
+    } else {
+        CommentScope::PageLevel
+    }
+}
+
+/// Refetches a page's whole block tree and its comments; `version` is the page's
+/// `last_edited_time` read before the fetch started.
+pub async fn refresh_content(
+    ctx: &Ctx,
+    page_id: &str,
+    version: &str,
+) -> Result<Report, FetchError> {
+    let started = now_iso();
+    let rows = match fetch_tree(ctx, page_id).await {
+        Ok(rows) => rows,
+        Err(FetchError::Notion(e)) if e.is_gone() => return confirm_gone(ctx, page_id, e).await,
+        Err(e) => return Err(e),
+    };
+    let listed: Vec<(String, String)> = rows
+        .iter()
+        .filter_map(|r| Some((block_id(&r.raw)?, block_kind(&r.raw).to_string())))
+        .collect();
+    let comments = fetch_comments(ctx, page_id, &listed).await?;
+    let (page, version, scope) = (page_id.to_string(), version.to_string(), scope(ctx));
+    ctx.store
+        .write(move |c| {
+            let blocks = write::replace_page_blocks(c, &page, &rows, &version, &started)?;
+            let (written, removed) = write::replace_page_comments(c, &page, comments, scope)?;
+            Ok(Report {
+                written: blocks + written,
+                removed,
+            })
+        })
+        .await
+        .map_err(FetchError::from)
+}
+
+/// Re-lists a page's comments without touching its blocks.
+pub async fn refresh_comments(ctx: &Ctx, page_id: &str) -> Result<Report, FetchError> {
+    let page = page_id.to_string();
+    let blocks = ctx
+        .store
+        .read(move |c| read::block_ids_of_page(c, &page))
+        .await?;
+    let comments = match fetch_comments(ctx, page_id, &blocks).await {
+        Ok(comments) => comments,
+        Err(FetchError::Notion(e)) if e.is_gone() => return confirm_gone(ctx, page_id, e).await,
+        Err(e) => return Err(e),
+    };
+    let (page, scope) = (page_id.to_string(), scope(ctx));
+    let (written, removed) = ctx
+        .store
+        .write(move |c| write::replace_page_comments(c, &page, comments, scope))
+        .await?;
+    Ok(Report { written, removed })
+}
+
+/// A page's children list answered 404/403: confirm with a direct GET before removing.
+async fn confirm_gone(
+    ctx: &Ctx,
+    page_id: &str,
+    listing_error: NotionError,
+) -> Result<Report, FetchError> {
+    match ctx.client.retrieve_page(page_id).await {
+        Err(e) if e.is_gone() => pages::remove(ctx, page_id, &e).await,
+        Err(e) => Err(e.into()),
+        // Readable page, unreadable content (e.g. a missing capability): report the error.
+        Ok(_) => Err(listing_error.into()),
+    }
+}
+
+/// Refetches only what `updated_blocks` names: a changed block is re-read with one GET;
+/// a new, moved or deleted block makes its parent's children list be re-read (positions),
+/// with full subtrees for new children. Anything ambiguous falls back to the whole tree.
+pub async fn refresh_blocks(
+    ctx: &Ctx,
+    page_id: &str,
+    version: &str,
+    block_ids: &[String],
+) -> Result<Report, FetchError> {
+    let mut updates: Vec<BlockRow> = Vec::new();
+    let mut relist: BTreeSet<String> = BTreeSet::new();
+    for id in block_ids.iter().filter(|b| b.as_str() != page_id) {
+        let known = {
+            let id = id.clone();
+            ctx.store.read(move |c| read::block_info(c, &id)).await?
+        };
+        if known.as_ref().is_some_and(|k| k.page_id != page_id) {
+            return refresh_content(ctx, page_id, version).await;
+        }
+        match ctx.client.retrieve_block(id).await {
+            Err(e) if e.is_gone() => {
+                // Never mirrored and gone: nothing to do.
+                if let Some(k) = known {
+                    relist.insert(k.parent_id);
+                }
+            }
+            Err(e) => return Err(e.into()),
+            Ok(block) => {
+                let parent = crate::mirror::write::parent_of(&block)
+                    .1
+                    .unwrap_or_default();
+                let trashed = block
+                    .get("in_trash")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                match known {
+                    Some(k) if !trashed && k.parent_id == parent => {
+                        if descends(&block) && !k.has_children {
+                            relist.insert(id.clone());
+                        }
+                        updates.push(BlockRow {
+                            raw: block,
+                            parent_id: parent,
+                            position: k.position,
+                        });
+                    }
+                    _ => {
+                        relist.insert(parent);
+                    }
+                }
+            }
+        }
+    }
+    // Every parent to relist must be this page or one of its mirrored blocks.
+    for parent in &relist {
+        if parent != page_id {
+            let p = parent.clone();
+            let info = ctx.store.read(move |c| read::block_info(c, &p)).await?;
+            if info.is_none_or(|i| i.page_id != page_id) {
+                return refresh_content(ctx, page_id, version).await;
+            }
+        }
+    }
+    let mut levels = Vec::new();
+    for parent in relist {
+        levels.push(relist_level(ctx, &parent).await?);
+    }
+    let page = page_id.to_string();
+    let written = ctx
+        .store
+        .write(move |c| {
+            let mut n = write::upsert_blocks(c, &page, &updates)?;
+            for (parent, level, subtrees) in &levels {
+                n += write::replace_children(c, &page, parent, level, subtrees)?;
+            }
+            Ok(n)
+        })
+        .await?;
+    Ok(Report::written(written))
+}
+
+/// One parent's fresh children list, plus full subtrees for children the mirror lacks.
+async fn relist_level(
+    ctx: &Ctx,
+    parent: &str,
+) -> Result<(String, Vec<BlockRow>, Vec<BlockRow>), FetchError> {
+    let children = ctx.client.block_children(parent).collect_all().await?;
+    let known: HashSet<String> = {
+        let p = parent.to_string();
+        ctx.store
+            .read(move |c| read::child_block_ids(c, &p))
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let mut level = Vec::new();
+    let mut subtrees = Vec::new();
+    for (position, child) in children.into_iter().enumerate() {
+        if let Some(id) = block_id(&child) {
+            if descends(&child) && !known.contains(&id) {
+                subtrees.extend(fetch_tree(ctx, &id).await?);
+            }
+        }
+        level.push(BlockRow {
+            raw: child,
+            parent_id: parent.to_string(),
+            position: position as i64,
+        });
+    }
+    Ok((parent.to_string(), level, subtrees))
+}

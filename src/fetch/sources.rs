@@ -1,0 +1,322 @@
+//! Databases, data sources, their rows, and the users list.
+//!
+//! Invariants: rows are written from query results (100 pages a call), never with a
+//! per-page GET; a query that hits Notion's 10,000-row cap continues in a new window
+//! (`created_time on_or_after` the last row's, de-duplicated by id) instead of stopping;
+//! a failing query never removes anything — only a direct GET of the data source can.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+
+use super::{pages, Ctx, FetchError, Report};
+use crate::ids;
+use crate::mirror::{read, write};
+use crate::notion::NotionError;
+use crate::queue::{self, reason, Kind, Signal, WorkItem};
+
+fn signal(kind: Kind, id: &str, reasons: u32, priority: i64) -> Signal {
+    let mut s = Signal::new(kind, id, reasons, queue::now_ms());
+    s.priority = priority;
+    s
+}
+
+/// Runs one database work item: the container, then its data sources.
+pub async fn refresh_database(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> {
+    let id = item.id.clone();
+    let db = match ctx.client.retrieve_database(&id).await {
+        Ok(db) => db,
+        Err(e) if e.is_gone() => {
+            ctx.token.confirm(&ctx.client).await?;
+            let why = pages::removal_reason(&e);
+            let removed = ctx
+                .store
+                .write(move |c| write::remove_database(c, &id, why))
+                .await?;
+            return Ok(Report {
+                written: 0,
+                removed: removed as u64,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let listed: Vec<String> = db
+        .get("data_sources")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.get("id").and_then(Value::as_str).and_then(ids::normalize))
+                .collect()
+        })
+        .unwrap_or_default();
+    let db_id = id.clone();
+    let (written, mirrored) = ctx
+        .store
+        .write(move |c| {
+            let changed = write::upsert_database(c, db)?.changed();
+            Ok((u64::from(changed), read::data_sources_of(c, &db_id)?))
+        })
+        .await?;
+    if item.reasons & reason::DATA_SOURCES != 0 {
+        let mut signals: Vec<Signal> = listed
+            .iter()
+            .map(|ds| {
+                let extra = if mirrored.contains(ds) {
+                    0
+                } else {
+                    reason::ROWS_ALL
+                };
+                signal(Kind::DataSource, ds, reason::SCHEMA | extra, item.priority)
+            })
+            .collect();
+        signals.extend(
+            mirrored
+                .iter()
+                .filter(|ds| !listed.contains(ds))
+                .map(|ds| signal(Kind::DataSource, ds, reason::VERIFY, item.priority)),
+        );
+        ctx.enqueue(signals).await?;
+    }
+    Ok(Report::written(written))
+}
+
+/// Runs one data source work item: schema (and typed view), then rows as asked.
+pub async fn refresh_data_source(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> {
+    let id = item.id.clone();
+    let mut report = Report::default();
+    let previous = {
+        let id = id.clone();
+        ctx.store
+            .read(move |c| read::raw_of(c, "data_sources", &id))
+            .await?
+    };
+    let wants_get =
+        item.reasons & (reason::SCHEMA | reason::VERIFY | reason::PROPERTIES | reason::TRASH) != 0;
+    let mut schema_changed = false;
+    let mut trashed = false;
+    if wants_get || previous.is_none() {
+        let ds = match ctx.client.retrieve_data_source(&id).await {
+            Ok(ds) => ds,
+            Err(e) if e.is_gone() => return remove_data_source(ctx, &id, &e).await,
+            Err(e) => return Err(e.into()),
+        };
+        let old: Option<Value> = previous
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok());
+        schema_changed = old
+            .as_ref()
+            .is_none_or(|o| o.get("properties") != ds.get("properties"));
+        trashed = ds.get("in_trash").and_then(Value::as_bool).unwrap_or(false);
+        let database_id = ds
+            .pointer("/parent/database_id")
+            .and_then(Value::as_str)
+            .and_then(ids::normalize);
+        let changed = ctx
+            .store
+            .write(move |c| write::upsert_data_source(c, ds))
+            .await?
+            .changed();
+        report.written += u64::from(changed);
+        if let Some(db) = database_id {
+            ensure_database(ctx, &db).await?;
+        }
+    }
+    if trashed {
+        return Ok(report);
+    }
+    if item.reasons & reason::ROWS_ALL != 0 || schema_changed {
+        let (rows, seen) = match sync_rows(ctx, &id, None, item.priority).await {
+            Ok(done) => done,
+            Err(FetchError::Notion(e)) if e.is_gone() => {
+                return verify_after_failed_query(ctx, &id, e).await
+            }
+            Err(e) => return Err(e),
+        };
+        report.add(rows);
+        // Rows the mirror has but the complete listing lacks: trashed or gone; ask each.
+        let ds = id.clone();
+        let mirrored = ctx.store.read(move |c| read::rows_of(c, &ds)).await?;
+        let absent: Vec<Signal> = mirrored
+            .iter()
+            .filter(|r| !seen.contains(*r))
+            .map(|r| signal(Kind::Page, r, reason::VERIFY, item.priority))
+            .collect();
+        ctx.enqueue(absent).await?;
+    } else if item.reasons & reason::ROWS_SINCE != 0 {
+        let ds = id.clone();
+        let watermark = ctx.store.read(move |c| read::row_watermark(c, &ds)).await?;
+        let since = watermark.map(|w| minus(&w, ctx.options.overlap));
+        match sync_rows(ctx, &id, since.as_deref(), item.priority).await {
+            Ok((rows, _)) => report.add(rows),
+            Err(FetchError::Notion(e)) if e.is_gone() => {
+                return verify_after_failed_query(ctx, &id, e).await
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(report)
+}
+
+/// `iso` minus `by`, as the API's ISO-8601 text (input returned unchanged if unparsable).
+pub fn minus(iso: &str, by: std::time::Duration) -> String {
+    match chrono::DateTime::parse_from_rfc3339(iso) {
+        Ok(t) => (t.with_timezone(&chrono::Utc)
+            - chrono::Duration::from_std(by).unwrap_or_default())
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        Err(_) => iso.to_string(),
+    }
+}
+
+async fn ensure_database(ctx: &Ctx, database_id: &str) -> Result<(), FetchError> {
+    let db_id = database_id.to_string();
+    let known = ctx
+        .store
+        .read(move |c| read::raw_of(c, "databases", &db_id))
+        .await?
+        .is_some();
+    if known {
+        return Ok(());
+    }
+    match ctx.client.retrieve_database(database_id).await {
+        Ok(db) => {
+            ctx.store
+                .write(move |c| write::upsert_database(c, db))
+                .await?;
+            Ok(())
+        }
+        // A data source whose database we cannot read (e.g. a wiki's): keep the source.
+        Err(e) if e.is_gone() || matches!(e, NotionError::Validation { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn remove_data_source(ctx: &Ctx, id: &str, why: &NotionError) -> Result<Report, FetchError> {
+    ctx.token.confirm(&ctx.client).await?;
+    let reason = pages::removal_reason(why);
+    let id = id.to_string();
+    let removed = ctx
+        .store
+        .write(move |c| write::remove_data_source(c, &id, reason))
+        .await?;
+    Ok(Report {
+        written: 0,
+        removed: removed as u64,
+    })
+}
+
+/// A query answered 404 (which also used to mean "timed out"): only a direct GET decides.
+async fn verify_after_failed_query(
+    ctx: &Ctx,
+    id: &str,
+    query_error: NotionError,
+) -> Result<Report, FetchError> {
+    match ctx.client.retrieve_data_source(id).await {
+        Err(e) if e.is_gone() => remove_data_source(ctx, id, &e).await,
+        Err(e) => Err(e.into()),
+        Ok(_) => Err(FetchError::Notion(NotionError::Transient(format!(
+            "query failed while the data source is readable: {query_error}"
+        )))),
+    }
+}
+
+/// Queries a data source's rows — all of them (`since: None`, windowed by `created_time`
+/// past the row cap) or those edited on or after `since` — writes them, and enqueues
+/// content work for rows whose content is due. Returns the report and the ids seen.
+pub async fn sync_rows(
+    ctx: &Ctx,
+    data_source_id: &str,
+    since: Option<&str>,
+    priority: i64,
+) -> Result<(Report, HashSet<String>), FetchError> {
+    let key = if since.is_some() {
+        "last_edited_time"
+    } else {
+        "created_time"
+    };
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut report = Report::default();
+    let mut window_start = since.map(str::to_string);
+    loop {
+        let mut body = json!({"sorts": [{"timestamp": key, "direction": "ascending"}]});
+        if let Some(start) = &window_start {
+            body["filter"] = json!({"timestamp": key, key: {"on_or_after": start}});
+        }
+        let mut pages = ctx.client.query(data_source_id, body);
+        let mut last_key: Option<String> = None;
+        let mut new_in_window = 0usize;
+        let mut incomplete = false;
+        while let Some(page) = pages.next_page().await? {
+            incomplete |= page.incomplete;
+            let fresh: Vec<Value> = page
+                .results
+                .into_iter()
+                .filter(|p| {
+                    let id = p.get("id").and_then(Value::as_str).and_then(ids::normalize);
+                    id.is_some_and(|id| seen.insert(id))
+                })
+                .collect();
+            new_in_window += fresh.len();
+            if let Some(k) = fresh
+                .last()
+                .and_then(|p| p.get(key))
+                .and_then(Value::as_str)
+            {
+                last_key = Some(k.to_string());
+            }
+            let (written, due) = pages::write_pages(ctx, fresh, false).await?;
+            report.add(written);
+            let content: Vec<Signal> = due
+                .iter()
+                .map(|p| signal(Kind::Page, p, reason::CONTENT, priority))
+                .collect();
+            ctx.enqueue(content).await?;
+        }
+        if !incomplete {
+            return Ok((report, seen));
+        }
+        if new_in_window == 0 || last_key.is_none() {
+            return Err(FetchError::Notion(NotionError::Protocol(format!(
+                "data source {data_source_id}: the row cap was hit without progress (more rows share one {key} minute than one query returns)"
+            ))));
+        }
+        tracing::info!(
+            data_source = data_source_id,
+            rows = seen.len(),
+            "row cap reached; continuing in a new window"
+        );
+        window_start = last_key;
+    }
+}
+
+/// Refreshes the users list (complete; users no longer listed are removed).
+pub async fn refresh_users(ctx: &Ctx) -> Result<Report, FetchError> {
+    let users = ctx.client.list_users().collect_all().await?;
+    let (written, removed) = ctx
+        .store
+        .write(move |c| write::replace_users(c, users))
+        .await?;
+    Ok(Report {
+        written: written as u64,
+        removed: removed as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minus_moves_back_in_time() {
+        assert_eq!(
+            minus(
+                "2026-06-24T16:32:00.000Z",
+                std::time::Duration::from_secs(120)
+            ),
+            "2026-06-24T16:30:00.000Z"
+        );
+        assert_eq!(
+            minus("garbage", std::time::Duration::from_secs(1)),
+            "garbage"
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! `notion-mirror sync`: one full sweep in the foreground with its own worker pool, a
+//! progress bar on a TTY (plain periodic log lines otherwise), and a clean Ctrl-C.
+//!
+//! Invariants: every object is committed as soon as it is fetched, so an interrupted sync
+//! keeps what it wrote and the next run resumes (pages whose content was fetched are not
+//! fetched again); the exit status says whether the mirror is complete.
+
+use std::io::IsTerminal;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::daemon;
+use crate::fetch::Ctx;
+use crate::metrics::Metrics;
+use crate::mirror::Store;
+use crate::queue;
+use crate::reconcile::{self, SweepFigures, SweepKind, SweepOptions};
+use crate::worker;
+
+/// How a sync ended.
+#[derive(Debug)]
+pub enum SyncEnd {
+    /// Complete: the figures of the sweep.
+    Complete(SweepFigures),
+    /// Ctrl-C: what was written is kept; run again to resume.
+    Interrupted,
+    /// Done, but some objects could not be fetched (parked in the queue).
+    Incomplete { figures: SweepFigures, parked: u64 },
+}
+
+/// Runs the sync; `interrupt` is fired by Ctrl-C (tests fire it themselves).
+pub async fn run(
+    config: &Config,
+    interrupt: CancellationToken,
+    progress: bool,
+) -> anyhow::Result<SyncEnd> {
+    let store = Store::open(&config.db_path)?;
+    store.write(queue::recover).await?;
+    let metrics = Arc::new(Metrics::new());
+    let ctx = daemon::context(config, store.clone(), metrics)?;
+    // The first call doubles as the token check: a rejected token fails here, clearly.
+    ctx.client.users_me().await?;
+    let stop_workers = CancellationToken::new();
+    let pool = tokio::spawn(worker::run(
+        ctx.clone(),
+        config.workers,
+        stop_workers.clone(),
+        config.shutdown_timeout,
+    ));
+    let reporter = tokio::spawn(report_progress(ctx.clone(), progress, interrupt.clone()));
+    let options = SweepOptions {
+        full_sweep_comments: config.full_sweep_comments,
+    };
+    let result = reconcile::sweep(&ctx, SweepKind::Full, &options, &interrupt).await;
+    stop_workers.cancel();
+    let _ = pool.await;
+    reporter.abort();
+    let depth = store.read(|c| queue::depth(c, queue::now_ms())).await;
+    store.close();
+    let figures = result?;
+    if interrupt.is_cancelled() {
+        return Ok(SyncEnd::Interrupted);
+    }
+    let parked = depth.map(|d| d.failed).unwrap_or(0);
+    if parked > 0 {
+        return Ok(SyncEnd::Incomplete { figures, parked });
+    }
+    Ok(SyncEnd::Complete(figures))
+}
+
+async fn report_progress(ctx: Ctx, tty: bool, stop: CancellationToken) {
+    let started = Instant::now();
+    let bar = (tty && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let mut last_log = Instant::now();
+    loop {
+        let depth = ctx
+            .store
+            .read(|c| queue::depth(c, queue::now_ms()))
+            .await
+            .unwrap_or_default();
+        let requests = ctx.client.requests();
+        let limited = ctx.client.counters().rate_limited.load(Ordering::Relaxed);
+        let totals = ctx.totals.snapshot();
+        let items = ctx.totals.items.load(Ordering::Relaxed);
+        let remaining = depth.pending + depth.running;
+        // Requests still needed ≈ remaining items × requests per finished item so far.
+        let per_item = if items > 0 {
+            requests as f64 / items as f64
+        } else {
+            2.0
+        };
+        let eta = Duration::from_secs_f64(remaining as f64 * per_item / ctx.client.rate().max(0.1));
+        let line = format!(
+            "objects written {} · requests {} · 429s {} · queue {} · ETA {}",
+            totals.written,
+            requests,
+            limited,
+            remaining,
+            humanize(eta)
+        );
+        match &bar {
+            Some(bar) => bar.set_message(line),
+            None if last_log.elapsed() >= Duration::from_secs(10) => {
+                tracing::info!(elapsed_s = started.elapsed().as_secs(), "{line}");
+                last_log = Instant::now();
+            }
+            None => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = stop.cancelled() => break,
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}

@@ -1,0 +1,196 @@
+//! Webhook events → work: which object to refetch, and why (DESIGN.md §5).
+//!
+//! Pure. Invariant: only ids and the event type steer the work; no payload content is ever
+//! written as data. Unknown types and objects we do not mirror map to no work (`ignored`).
+
+use serde_json::Value;
+
+use crate::fetch::comments::page_hint;
+use crate::ids;
+use crate::queue::{reason, Kind, Signal};
+
+/// The fields of an event envelope the ingress records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub id: String,
+    pub event_type: String,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub timestamp: Option<String>,
+    pub attempt_number: Option<i64>,
+}
+
+/// Reads the envelope; `None` when the body is not an event (no `id` or `type`).
+pub fn envelope(event: &Value) -> Option<Envelope> {
+    let text = |k: &str| event.get(k).and_then(Value::as_str).map(str::to_string);
+    Some(Envelope {
+        id: text("id")?,
+        event_type: text("type")?,
+        entity_type: event
+            .pointer("/entity/type")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        entity_id: event
+            .pointer("/entity/id")
+            .and_then(Value::as_str)
+            .map(ids::normalize_or_keep),
+        timestamp: text("timestamp"),
+        attempt_number: event.get("attempt_number").and_then(Value::as_i64),
+    })
+}
+
+/// The work an event asks for, due at `due_at` (unix ms); empty = ignore.
+pub fn signals(event: &Value, due_at: i64) -> Vec<Signal> {
+    let Some(env) = envelope(event) else {
+        return Vec::new();
+    };
+    let Some(id) = env.entity_id.as_deref().and_then(ids::normalize) else {
+        return Vec::new();
+    };
+    let entity = env.entity_type.as_deref().unwrap_or("");
+    let data = event.get("data").unwrap_or(&Value::Null);
+    let one = |kind: Kind, reasons: u32| vec![Signal::new(kind, id.clone(), reasons, due_at)];
+    match (env.event_type.as_str(), entity) {
+        ("page.created", "page") => one(Kind::Page, reason::PROPERTIES | reason::CONTENT),
+        ("page.properties_updated", "page")
+        | ("page.locked", "page")
+        | ("page.unlocked", "page") => one(Kind::Page, reason::PROPERTIES),
+        ("page.content_updated", "page") => vec![content_signal(&id, data, due_at)],
+        ("page.moved", "page") => one(Kind::Page, reason::PROPERTIES | reason::CONTENT),
+        ("page.deleted", "page") => one(Kind::Page, reason::PROPERTIES | reason::TRASH),
+        ("page.undeleted", "page") => one(
+            Kind::Page,
+            reason::PROPERTIES | reason::TRASH | reason::CONTENT,
+        ),
+        // database.* with entity type "block" are linked databases: not mirrored.
+        (t, "database") if t.starts_with("database.") => {
+            one(Kind::Database, reason::PROPERTIES | reason::DATA_SOURCES)
+        }
+        ("data_source.created", "data_source")
+        | ("data_source.schema_updated", "data_source")
+        | ("data_source.undeleted", "data_source") => {
+            one(Kind::DataSource, reason::SCHEMA | reason::ROWS_ALL)
+        }
+        ("data_source.content_updated", "data_source") => one(Kind::DataSource, reason::ROWS_SINCE),
+        ("data_source.moved", "data_source") | ("data_source.deleted", "data_source") => {
+            one(Kind::DataSource, reason::SCHEMA | reason::TRASH)
+        }
+        (t, "comment") if t.starts_with("comment.") => {
+            let mut s = Signal::new(Kind::Comment, id.clone(), reason::PROPERTIES, due_at);
+            s.hint = page_hint(data);
+            vec![s]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `page.content_updated`: the touched blocks only, or the whole tree when the event does
+/// not say which blocks changed.
+fn content_signal(page_id: &str, data: &Value, due_at: i64) -> Signal {
+    let blocks: Vec<String> = data
+        .get("updated_blocks")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|b| b.get("id").and_then(Value::as_str).and_then(ids::normalize))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut s = Signal::new(Kind::Page, page_id, reason::PROPERTIES, due_at);
+    let only_the_page = !blocks.is_empty() && blocks.iter().all(|b| b == page_id);
+    if blocks.is_empty() {
+        s.reasons |= reason::CONTENT;
+    } else if !only_the_page {
+        s.reasons |= reason::BLOCKS;
+        s.blocks = blocks.into_iter().filter(|b| b != page_id).collect();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const P: &str = "153104cd-477e-809d-8dc4-ff2d96ae3090";
+    const B: &str = "153104cd-477e-80ec-a87d-f7ff0236d35c";
+
+    fn event(kind: &str, entity: &str, data: Value) -> Value {
+        json!({"id": "e1", "type": kind, "timestamp": "2024-12-05T23:55:34.285Z",
+               "attempt_number": 1, "entity": {"id": P, "type": entity}, "data": data})
+    }
+
+    #[test]
+    fn page_events_map_to_page_work() {
+        let s = signals(&event("page.created", "page", json!({})), 5);
+        assert_eq!(s[0].kind, Kind::Page);
+        assert_eq!(s[0].reasons, reason::PROPERTIES | reason::CONTENT);
+        assert_eq!(s[0].due_at, 5);
+        let s = signals(
+            &event(
+                "page.properties_updated",
+                "page",
+                json!({"updated_properties": ["a"]}),
+            ),
+            0,
+        );
+        assert_eq!(s[0].reasons, reason::PROPERTIES);
+    }
+
+    #[test]
+    fn content_updates_name_their_blocks() {
+        let s = signals(
+            &event(
+                "page.content_updated",
+                "page",
+                json!({"updated_blocks": [{"id": B, "type": "block"}]}),
+            ),
+            0,
+        );
+        assert_eq!(s[0].reasons, reason::PROPERTIES | reason::BLOCKS);
+        assert_eq!(s[0].blocks, vec![B.to_string()]);
+        let s = signals(&event("page.content_updated", "page", json!({})), 0);
+        assert_eq!(s[0].reasons, reason::PROPERTIES | reason::CONTENT);
+        let s = signals(
+            &event(
+                "page.content_updated",
+                "page",
+                json!({"updated_blocks": [{"id": P, "type": "block"}]}),
+            ),
+            0,
+        );
+        assert_eq!(s[0].reasons, reason::PROPERTIES);
+    }
+
+    #[test]
+    fn other_objects_and_unknown_types() {
+        assert_eq!(
+            signals(
+                &event("data_source.schema_updated", "data_source", json!({})),
+                0
+            )[0]
+            .kind,
+            Kind::DataSource
+        );
+        assert_eq!(
+            signals(&event("database.moved", "database", json!({})), 0)[0].kind,
+            Kind::Database
+        );
+        assert!(
+            signals(&event("database.created", "block", json!({})), 0).is_empty(),
+            "linked database"
+        );
+        let c = signals(
+            &event("comment.created", "comment", json!({"page_id": B})),
+            0,
+        );
+        assert_eq!(c[0].kind, Kind::Comment);
+        assert_eq!(c[0].hint.as_deref(), Some(B));
+        assert!(signals(&event("file_upload.completed", "file_upload", json!({})), 0).is_empty());
+        assert!(signals(&event("view.created", "view", json!({})), 0).is_empty());
+        assert!(
+            signals(&json!({"type": "page.created"}), 0).is_empty(),
+            "no id"
+        );
+    }
+}

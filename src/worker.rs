@@ -1,0 +1,190 @@
+//! The worker pool: claims due items from the durable queue, runs each through the
+//! fetcher, and records the outcome (done, retry at, parked).
+//!
+//! Invariants: at most `size` items run at once, one per object (the queue's claim
+//! guarantees it); webhook items use the high-priority client, sweep items the low one;
+//! on shutdown no new item is claimed, running items get until the deadline to finish, and
+//! whatever is still running is released back to pending — no lease is left behind.
+
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::fetch::{self, Ctx, FetchError, Report};
+use crate::notion::Priority;
+use crate::queue::{self, Outcome, WorkItem};
+
+/// Claimed rows are leased for this long (diagnostic: a row left `running` by a dead
+/// process is recovered at start-up).
+const LEASE_MS: i64 = 10 * 60 * 1000;
+/// Even without a wake-up, the pool looks at the queue this often.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Runs the pool until `shutdown`, then drains within `drain_deadline`.
+pub async fn run(ctx: Ctx, size: usize, shutdown: CancellationToken, drain_deadline: Duration) {
+    let mut running: JoinSet<(WorkItem, Result<Report, FetchError>, Instant)> = JoinSet::new();
+    let mut in_flight: Vec<WorkItem> = Vec::new();
+    loop {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let free = size.saturating_sub(running.len());
+        let mut next_due = None;
+        if free > 0 {
+            match claim(&ctx, free).await {
+                Ok((items, due)) => {
+                    next_due = due;
+                    for item in items {
+                        in_flight.push(item.clone());
+                        spawn_item(&ctx, &mut running, item);
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot claim work"),
+            }
+        }
+        let sleep = next_due
+            .map(|due| {
+                Duration::from_millis(
+                    (due - queue::now_ms()).clamp(0, POLL.as_millis() as i64) as u64
+                )
+            })
+            .unwrap_or(POLL);
+        tokio::select! {
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok((item, result, started)) = done {
+                    in_flight.retain(|i| !(i.kind == item.kind && i.id == item.id));
+                    finish(&ctx, &item, result, started).await;
+                }
+            }
+            _ = ctx.wake.notified() => {}
+            _ = tokio::time::sleep(sleep), if free > 0 => {}
+            _ = shutdown.cancelled() => {}
+        }
+    }
+    drain(&ctx, running, in_flight, drain_deadline).await;
+}
+
+async fn claim(
+    ctx: &Ctx,
+    free: usize,
+) -> Result<(Vec<WorkItem>, Option<i64>), crate::mirror::StoreError> {
+    let now = queue::now_ms();
+    ctx.store
+        .write(move |c| {
+            let items = queue::claim(c, now, free, LEASE_MS)?;
+            Ok((items, queue::next_due(c)?))
+        })
+        .await
+}
+
+fn spawn_item(
+    ctx: &Ctx,
+    running: &mut JoinSet<(WorkItem, Result<Report, FetchError>, Instant)>,
+    item: WorkItem,
+) {
+    let mut ctx = ctx.clone();
+    let priority = if item.priority == queue::PRIORITY_WEBHOOK {
+        Priority::High
+    } else {
+        Priority::Low
+    };
+    ctx.client = ctx.client.with_priority(priority);
+    let span = tracing::info_span!(
+        "work",
+        object = item.kind.as_str(),
+        id = %item.id,
+        reason = %queue::reason::describe(item.reasons),
+        attempt = item.attempts + 1
+    );
+    running.spawn(
+        async move {
+            let started = Instant::now();
+            let result = fetch::run_item(&ctx, &item).await;
+            (item, result, started)
+        }
+        .instrument(span),
+    );
+}
+
+async fn finish(ctx: &Ctx, item: &WorkItem, result: Result<Report, FetchError>, started: Instant) {
+    let now = queue::now_ms();
+    let outcome = match &result {
+        Ok(report) => {
+            ctx.totals.record(*report);
+            Outcome::Done
+        }
+        Err(e) => fetch::error_policy(e, item.attempts, ctx.options.max_attempts, now),
+    };
+    let label = match &outcome {
+        Outcome::Done => "done",
+        Outcome::RetryAt { .. } => "retry",
+        Outcome::Park { .. } => "parked",
+    };
+    match &outcome {
+        Outcome::Done => {
+            tracing::debug!(object = item.kind.as_str(), id = %item.id, elapsed_ms = started.elapsed().as_millis() as u64, "refetched")
+        }
+        Outcome::RetryAt { error, at } => {
+            tracing::warn!(object = item.kind.as_str(), id = %item.id, attempt = item.attempts + 1, retry_in_ms = at - now, error = %error, "work failed; will retry")
+        }
+        Outcome::Park { error } => {
+            tracing::error!(object = item.kind.as_str(), id = %item.id, attempt = item.attempts + 1, error = %error, "work parked as failed (see `notion-mirror status`, requeue with `notion-mirror retry`)")
+        }
+    }
+    ctx.metrics.inc(
+        "notion_mirror_work_total",
+        &[("kind", item.kind.as_str()), ("outcome", label)],
+    );
+    if matches!(outcome, Outcome::Done) {
+        let waited = (now - item.due_at).max(0) as f64 / 1000.0;
+        ctx.metrics.observe(
+            "notion_mirror_refetch_seconds",
+            &[("kind", item.kind.as_str())],
+            waited,
+        );
+    }
+    let record = item.clone();
+    if let Err(e) = ctx
+        .store
+        .write(move |c| queue::complete(c, &record, &outcome, now))
+        .await
+    {
+        tracing::error!(error = %e, "cannot record a work outcome; the item will run again after a restart");
+    }
+    ctx.wake.notify_one();
+}
+
+async fn drain(
+    ctx: &Ctx,
+    mut running: JoinSet<(WorkItem, Result<Report, FetchError>, Instant)>,
+    mut in_flight: Vec<WorkItem>,
+    deadline: Duration,
+) {
+    let until = tokio::time::Instant::now() + deadline;
+    while !running.is_empty() {
+        match tokio::time::timeout_at(until, running.join_next()).await {
+            Ok(Some(Ok((item, result, started)))) => {
+                in_flight.retain(|i| !(i.kind == item.kind && i.id == item.id));
+                finish(ctx, &item, result, started).await;
+            }
+            Ok(Some(Err(_))) => {}
+            Ok(None) => break,
+            Err(_) => {
+                tracing::warn!(
+                    items = running.len(),
+                    "shutdown deadline: releasing unfinished work"
+                );
+                running.abort_all();
+                break;
+            }
+        }
+    }
+    if !in_flight.is_empty() {
+        let items = in_flight.clone();
+        if let Err(e) = ctx.store.write(move |c| queue::release(c, &items)).await {
+            tracing::error!(error = %e, "cannot release unfinished work; it is recovered at the next start");
+        }
+    }
+}
