@@ -31,5 +31,6 @@ pub mod reconcile;
 pub mod sim;
 pub mod status;
 pub mod sync;
+pub mod verify;
 pub mod webhook;
 pub mod worker;

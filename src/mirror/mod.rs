@@ -8,7 +8,6 @@
 pub mod open;
 pub mod properties;
 pub mod read;
-pub mod snapshot;
 pub mod store;
 pub mod text;
 pub mod views;
