@@ -73,6 +73,7 @@ CREATE TABLE property_values (
                                             -- (no declared type: values keep their own type)
     PRIMARY KEY (page_id, property_id)
 ) WITHOUT ROWID;
+CREATE INDEX property_values_property ON property_values (property_id);
 
 -- Page content: every block of a page's tree (not into child pages/databases).
 CREATE TABLE blocks (

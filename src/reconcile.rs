@@ -188,7 +188,7 @@ async fn full(
                 _ => {}
             }
         }
-        let (written, due) = pages::write_pages(ctx, standalone, true).await?;
+        let (written, due) = pages::write_pages(ctx, standalone, true, PRIORITY_SWEEP).await?;
         report.add(written);
         enqueue_content(ctx, &due).await?;
         if shutdown.is_cancelled() {
@@ -417,7 +417,7 @@ async fn incremental(
                 _ => {}
             }
         }
-        let (written, due) = pages::write_pages(ctx, standalone, true).await?;
+        let (written, due) = pages::write_pages(ctx, standalone, true, PRIORITY_SWEEP).await?;
         report.add(written);
         enqueue_content(ctx, &due).await?;
         if past || shutdown.is_cancelled() {

@@ -52,8 +52,10 @@ pub async fn run(
         config.shutdown_timeout,
     ));
     let reporter = tokio::spawn(report_progress(ctx.clone(), progress, interrupt.clone()));
+    // A one-shot sync costs only listing calls when nothing changed; re-listing every
+    // page's comments is the daemon's daily full sweep's job (`comments.full_sweep`).
     let options = SweepOptions {
-        full_sweep_comments: config.full_sweep_comments,
+        full_sweep_comments: false,
     };
     let result = reconcile::sweep(&ctx, SweepKind::Full, &options, &interrupt).await;
     stop_workers.cancel();

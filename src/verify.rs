@@ -79,7 +79,10 @@ fn short(v: &Value) -> String {
     v.to_string().chars().take(80).collect()
 }
 
-fn load_raw(conn: &Connection, sql: &str) -> Result<BTreeMap<String, (Value, Vec<Value>)>, StoreError> {
+fn load_raw(
+    conn: &Connection,
+    sql: &str,
+) -> Result<BTreeMap<String, (Value, Vec<Value>)>, StoreError> {
     let mut stmt = conn.prepare(sql)?;
     let count = stmt.column_count();
     let rows = stmt.query_map([], |r| {
@@ -96,30 +99,77 @@ fn load_raw(conn: &Connection, sql: &str) -> Result<BTreeMap<String, (Value, Vec
                 rusqlite::types::Value::Blob(_) => Value::Null,
             });
         }
-        Ok((id, (serde_json::from_str(&raw).unwrap_or(Value::Null), extra)))
+        Ok((
+            id,
+            (serde_json::from_str(&raw).unwrap_or(Value::Null), extra),
+        ))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Every difference between the mirror behind `conn` and `expected`.
-pub fn diff(conn: &Connection, expected: &Expected, scope: Scope) -> Result<Vec<String>, StoreError> {
+pub fn diff(
+    conn: &Connection,
+    expected: &Expected,
+    scope: Scope,
+) -> Result<Vec<String>, StoreError> {
     let mut d = Diffs(Vec::new());
-    compare_objects(&mut d, "user", &load_raw(conn, "SELECT id, raw FROM users")?, expected.users.iter().map(|(k, v)| (k, (v, false))), scope);
+    compare_objects(
+        &mut d,
+        "user",
+        &load_raw(conn, "SELECT id, raw FROM users")?,
+        expected.users.iter().map(|(k, v)| (k, (v, false))),
+        scope,
+    );
     let pages = load_raw(conn, "SELECT id, raw, in_trash, title FROM pages")?;
-    compare_objects(&mut d, "page", &pages, expected.pages.iter().map(|(k, v)| (k, (&v.raw, v.in_trash))), scope);
+    compare_objects(
+        &mut d,
+        "page",
+        &pages,
+        expected
+            .pages
+            .iter()
+            .map(|(k, v)| (k, (&v.raw, v.in_trash))),
+        scope,
+    );
     for (id, exp) in &expected.pages {
         if let Some((_, extra)) = pages.get(id) {
             if extra.first().and_then(Value::as_i64) != Some(i64::from(exp.in_trash)) {
-                d.push(format!("page {id}: in_trash column is {:?}, expected {}", extra.first(), exp.in_trash));
+                d.push(format!(
+                    "page {id}: in_trash column is {:?}, expected {}",
+                    extra.first(),
+                    exp.in_trash
+                ));
             }
             let title = text::page_title(&exp.raw);
             if extra.get(1).and_then(Value::as_str) != Some(title.as_str()) {
-                d.push(format!("page {id}: title column {:?}, expected {title:?}", extra.get(1)));
+                d.push(format!(
+                    "page {id}: title column {:?}, expected {title:?}",
+                    extra.get(1)
+                ));
             }
         }
     }
-    compare_objects(&mut d, "database", &load_raw(conn, "SELECT id, raw FROM databases")?, expected.databases.iter().map(|(k, v)| (k, (&v.raw, v.in_trash))), scope);
-    compare_objects(&mut d, "data source", &load_raw(conn, "SELECT id, raw FROM data_sources")?, expected.data_sources.iter().map(|(k, v)| (k, (&v.raw, v.in_trash))), scope);
+    compare_objects(
+        &mut d,
+        "database",
+        &load_raw(conn, "SELECT id, raw FROM databases")?,
+        expected
+            .databases
+            .iter()
+            .map(|(k, v)| (k, (&v.raw, v.in_trash))),
+        scope,
+    );
+    compare_objects(
+        &mut d,
+        "data source",
+        &load_raw(conn, "SELECT id, raw FROM data_sources")?,
+        expected
+            .data_sources
+            .iter()
+            .map(|(k, v)| (k, (&v.raw, v.in_trash))),
+        scope,
+    );
     compare_blocks(&mut d, conn, expected)?;
     compare_comments(&mut d, conn, expected, scope)?;
     compare_property_values(&mut d, conn, expected)?;
@@ -141,13 +191,17 @@ fn compare_objects<'a>(
             None => d.push(format!("{what} {id} is missing")),
             Some((got, _)) => {
                 if let Some(path) = first_difference(got, raw) {
-                    d.push(format!("{what} {id} differs at {path} (mirror vs workspace)"));
+                    d.push(format!(
+                        "{what} {id} differs at {path} (mirror vs workspace)"
+                    ));
                 }
             }
         }
     }
     for id in actual.keys().filter(|id| !wanted.contains(*id)) {
-        d.push(format!("{what} {id} is in the mirror but not in the workspace"));
+        d.push(format!(
+            "{what} {id} is in the mirror but not in the workspace"
+        ));
     }
 }
 
@@ -159,7 +213,10 @@ fn live_mirrored_pages(conn: &Connection) -> Result<BTreeSet<String>, StoreError
 
 fn compare_blocks(d: &mut Diffs, conn: &Connection, expected: &Expected) -> Result<(), StoreError> {
     let live = live_mirrored_pages(conn)?;
-    let actual = load_raw(conn, "SELECT id, raw, page_id, parent_id, position FROM blocks")?;
+    let actual = load_raw(
+        conn,
+        "SELECT id, raw, page_id, parent_id, position FROM blocks",
+    )?;
     for (id, exp) in &expected.blocks {
         if !live.contains(&exp.page_id) {
             continue;
@@ -168,7 +225,13 @@ fn compare_blocks(d: &mut Diffs, conn: &Connection, expected: &Expected) -> Resu
             None => d.push(format!("block {id} of page {} is missing", exp.page_id)),
             Some((raw, extra)) => {
                 let place = (extra[0].as_str(), extra[1].as_str(), extra[2].as_i64());
-                if place != (Some(exp.page_id.as_str()), Some(exp.parent_id.as_str()), Some(exp.position)) {
+                if place
+                    != (
+                        Some(exp.page_id.as_str()),
+                        Some(exp.parent_id.as_str()),
+                        Some(exp.position),
+                    )
+                {
                     d.push(format!(
                         "block {id}: placed at {place:?}, expected ({}, {}, {})",
                         exp.page_id, exp.parent_id, exp.position
@@ -183,13 +246,20 @@ fn compare_blocks(d: &mut Diffs, conn: &Connection, expected: &Expected) -> Resu
     for (id, (_, extra)) in &actual {
         let page = extra[0].as_str().unwrap_or("");
         if live.contains(page) && !expected.blocks.contains_key(id) {
-            d.push(format!("block {id} (page {page}) is in the mirror but not in the workspace"));
+            d.push(format!(
+                "block {id} (page {page}) is in the mirror but not in the workspace"
+            ));
         }
     }
     Ok(())
 }
 
-fn compare_comments(d: &mut Diffs, conn: &Connection, expected: &Expected, scope: Scope) -> Result<(), StoreError> {
+fn compare_comments(
+    d: &mut Diffs,
+    conn: &Connection,
+    expected: &Expected,
+    scope: Scope,
+) -> Result<(), StoreError> {
     let live = live_mirrored_pages(conn)?;
     let actual = load_raw(conn, "SELECT id, raw, page_id FROM comments")?;
     for (id, exp) in &expected.comments {
@@ -200,7 +270,10 @@ fn compare_comments(d: &mut Diffs, conn: &Connection, expected: &Expected, scope
             None => d.push(format!("comment {id} on page {} is missing", exp.page_id)),
             Some((raw, extra)) => {
                 if extra[0].as_str() != Some(exp.page_id.as_str()) {
-                    d.push(format!("comment {id}: filed under page {:?}, expected {}", extra[0], exp.page_id));
+                    d.push(format!(
+                        "comment {id}: filed under page {:?}, expected {}",
+                        extra[0], exp.page_id
+                    ));
                 }
                 if let Some(path) = first_difference(raw, &exp.raw) {
                     d.push(format!("comment {id} differs at {path}"));
@@ -208,33 +281,56 @@ fn compare_comments(d: &mut Diffs, conn: &Connection, expected: &Expected, scope
             }
         }
     }
-    for id in actual.keys().filter(|id| !expected.comments.contains_key(*id)) {
-        d.push(format!("comment {id} is in the mirror but not in the workspace"));
+    for id in actual
+        .keys()
+        .filter(|id| !expected.comments.contains_key(*id))
+    {
+        d.push(format!(
+            "comment {id} is in the mirror but not in the workspace"
+        ));
     }
     Ok(())
 }
 
-fn compare_property_values(d: &mut Diffs, conn: &Connection, expected: &Expected) -> Result<(), StoreError> {
+fn compare_property_values(
+    d: &mut Diffs,
+    conn: &Connection,
+    expected: &Expected,
+) -> Result<(), StoreError> {
     let mut stmt = conn.prepare("SELECT page_id, property_id, value FROM property_values")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+        ))
+    })?;
     let mut actual: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
     for row in rows {
         let (page, prop, value) = row?;
         actual.insert((page, prop), value);
     }
     for (page_id, exp) in &expected.pages {
-        let Some(props) = exp.raw.get("properties").and_then(Value::as_object) else { continue };
+        let Some(props) = exp.raw.get("properties").and_then(Value::as_object) else {
+            continue;
+        };
         let present = actual.keys().any(|(p, _)| p == page_id);
         if !present {
             continue; // the page itself is reported missing (or is an optional trashed one)
         }
         for prop in props.values() {
-            let (Some(pid), Some(kind)) = (prop.get("id").and_then(Value::as_str), prop.get("type").and_then(Value::as_str)) else {
+            let (Some(pid), Some(kind)) = (
+                prop.get("id").and_then(Value::as_str),
+                prop.get("type").and_then(Value::as_str),
+            ) else {
                 continue;
             };
             let inner = prop.get(kind).cloned().unwrap_or(Value::Null);
             let got = actual.get(&(page_id.clone(), pid.to_string()));
-            let got_value: Option<Value> = got.cloned().flatten().and_then(|s| serde_json::from_str(&s).ok());
+            let got_value: Option<Value> = got
+                .cloned()
+                .flatten()
+                .and_then(|s| serde_json::from_str(&s).ok());
             match got {
                 None => d.push(format!("property value {page_id}/{pid} is missing")),
                 Some(_) if got_value.unwrap_or(Value::Null) != inner => {
@@ -259,6 +355,9 @@ mod tests {
         let b = json!({"a": {"b": [1, 3]}, "c": 1});
         assert_eq!(first_difference(&a, &b).as_deref(), Some("/a/b/1: 2 vs 3"));
         let c = json!({"a": {"b": [1]}, "c": 1});
-        assert_eq!(first_difference(&a, &c).as_deref(), Some("/a/b (length 2 vs 1)"));
+        assert_eq!(
+            first_difference(&a, &c).as_deref(),
+            Some("/a/b (length 2 vs 1)")
+        );
     }
 }

@@ -43,7 +43,14 @@ pub fn truncated(page: &Value) -> Vec<(String, String, String)> {
 }
 
 /// Fetches the complete value of every truncated property and patches `page` in place.
-pub async fn complete_page(client: &Client, page: &mut Value) -> Result<(), NotionError> {
+/// `known` is the mirror's completed copy of the same page version (same
+/// `last_edited_time`): a truncated list whose visible part matches it is taken from there
+/// instead of being fetched again.
+pub async fn complete_page(
+    client: &Client,
+    page: &mut Value,
+    known: Option<&Value>,
+) -> Result<(), NotionError> {
     let cuts = truncated(page);
     if cuts.is_empty() {
         return Ok(());
@@ -52,20 +59,34 @@ pub async fn complete_page(client: &Client, page: &mut Value) -> Result<(), Noti
         return Ok(());
     };
     for (name, property_id, kind) in cuts {
-        let items = client
-            .property_items(&page_id, &property_id)
-            .collect_all()
-            .await?;
-        let values: Vec<Value> = items
-            .into_iter()
-            .filter_map(|mut item| item.get_mut(&kind).map(Value::take))
-            .collect();
-        if let Some(prop) = page.pointer_mut(&format!("/properties/{}", escape_pointer(&name))) {
-            if let Some(map) = prop.as_object_mut() {
-                map.insert(kind.clone(), Value::Array(values));
-                if kind == "relation" {
-                    map.insert("has_more".into(), Value::Bool(false));
-                }
+        let pointer = format!("/properties/{}", escape_pointer(&name));
+        let reused = known
+            .and_then(|k| k.pointer(&format!("{pointer}/{kind}")))
+            .and_then(Value::as_array)
+            .filter(|full| {
+                let visible = page
+                    .pointer(&format!("{pointer}/{kind}"))
+                    .and_then(Value::as_array);
+                visible.is_some_and(|v| full.len() >= v.len() && full[..v.len()] == v[..])
+            })
+            .cloned();
+        let values = match reused {
+            Some(values) => values,
+            None => {
+                let items = client
+                    .property_items(&page_id, &property_id)
+                    .collect_all()
+                    .await?;
+                items
+                    .into_iter()
+                    .filter_map(|mut item| item.get_mut(&kind).map(Value::take))
+                    .collect()
+            }
+        };
+        if let Some(map) = page.pointer_mut(&pointer).and_then(Value::as_object_mut) {
+            map.insert(kind.clone(), Value::Array(values));
+            if kind == "relation" {
+                map.insert("has_more".into(), Value::Bool(false));
             }
         }
     }

@@ -222,7 +222,12 @@ pub async fn refresh_blocks(
                             position: k.position,
                         });
                     }
-                    _ => {
+                    Some(k) => {
+                        // Moved or trashed: both the old and the new sibling lists changed.
+                        relist.insert(k.parent_id);
+                        relist.insert(parent);
+                    }
+                    None => {
                         relist.insert(parent);
                     }
                 }

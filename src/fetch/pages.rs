@@ -10,7 +10,9 @@ use super::{complete, content, Ctx, FetchError, Report};
 use crate::ids;
 use crate::mirror::{read, write, StoreError};
 use crate::notion::NotionError;
-use crate::queue::{reason, WorkItem};
+use std::collections::HashMap;
+
+use crate::queue::{self, reason, Kind, Signal, WorkItem};
 
 /// Runs one page work item.
 pub async fn refresh(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> {
@@ -20,7 +22,7 @@ pub async fn refresh(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> {
     let wants_get = item.reasons & (reason::PROPERTIES | reason::VERIFY | reason::TRASH) != 0;
     if wants_get || before.is_none() {
         match ctx.client.retrieve_page(&id).await {
-            Ok(page) => report.add(write_pages(ctx, vec![page], false).await?.0),
+            Ok(page) => report.add(write_pages(ctx, vec![page], false, item.priority).await?.0),
             Err(e) if e.is_gone() => return remove(ctx, &id, &e).await,
             Err(e) => return Err(e.into()),
         }
@@ -79,60 +81,80 @@ pub fn removal_reason(error: &NotionError) -> write::Removal {
     }
 }
 
-/// Completes and writes pages from a listing in one transaction. With `only_if_newer`
-/// (search results, which may lag), a page is skipped unless it is new or its
-/// `last_edited_time` moved past the mirror's. Returns the report and the ids of pages
-/// whose content is due (new, changed, or never settled).
+/// Completes and writes pages from a listing in one transaction, and enqueues (at
+/// `priority`) the pages whose rollups read a changed page. With `only_if_newer` (search
+/// results, which may lag), a page is skipped when the mirror already holds a newer
+/// version (equal versions are written: that heals rows damaged in the mirror). Returns
+/// the report and the ids of pages whose content is due (new, changed, never settled).
 pub async fn write_pages(
     ctx: &Ctx,
     mut pages: Vec<Value>,
     only_if_newer: bool,
+    priority: i64,
 ) -> Result<(Report, Vec<String>), FetchError> {
-    if only_if_newer {
-        let candidates: Vec<(String, String)> = pages
-            .iter()
-            .filter_map(|p| {
-                let id = p
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .and_then(ids::normalize)?;
-                let edited = p
-                    .get("last_edited_time")
-                    .and_then(Value::as_str)?
-                    .to_string();
-                Some((id, edited))
-            })
-            .collect();
-        let keep = ctx
-            .store
-            .read(move |c| {
-                let mut keep = std::collections::HashSet::new();
-                for (id, edited) in candidates {
-                    match read::page_state(c, &id)? {
-                        Some(s) if s.last_edited_time >= edited => {}
-                        _ => {
-                            keep.insert(id);
-                        }
-                    }
-                }
-                Ok(keep)
-            })
-            .await?;
-        pages.retain(|p| {
-            p.get("id")
+    let versions: Vec<(String, String, bool)> = pages
+        .iter()
+        .filter_map(|p| {
+            let id = p
+                .get("id")
                 .and_then(Value::as_str)
-                .and_then(ids::normalize)
-                .is_some_and(|id| keep.contains(&id))
+                .and_then(ids::normalize)?;
+            let edited = p
+                .get("last_edited_time")
+                .and_then(Value::as_str)?
+                .to_string();
+            Some((id, edited, !complete::truncated(p).is_empty()))
+        })
+        .collect();
+    // What the mirror holds: its version of each page, and the completed copy of the
+    // truncated ones whose version did not move (their completion is reused).
+    let mirrored: HashMap<String, (String, Option<Value>)> = ctx
+        .store
+        .read(move |c| {
+            let mut out = HashMap::new();
+            for (id, edited, cut) in versions {
+                let Some(state) = read::page_state(c, &id)? else {
+                    continue;
+                };
+                let known = if cut && state.last_edited_time == edited {
+                    read::raw_of(c, "pages", &id)?.and_then(|r| serde_json::from_str(&r).ok())
+                } else {
+                    None
+                };
+                out.insert(id, (state.last_edited_time, known));
+            }
+            Ok(out)
+        })
+        .await?;
+    if only_if_newer {
+        pages.retain(|p| {
+            let id = p.get("id").and_then(Value::as_str).and_then(ids::normalize);
+            let edited = p
+                .get("last_edited_time")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            match id.and_then(|id| mirrored.get(&id)) {
+                Some((mine, _)) => mine.as_str() <= edited,
+                None => true,
+            }
         });
     }
     for page in pages.iter_mut() {
-        complete::complete_page(&ctx.client, page).await?;
+        let id = page
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(ids::normalize)
+            .unwrap_or_default();
+        let known = mirrored.get(&id).and_then(|(_, k)| k.as_ref());
+        complete::complete_page(&ctx.client, page, known).await?;
     }
-    let outcome = ctx
+    let (report, due, dependents) = ctx
         .store
         .write(move |c| {
+            let links = read::rollup_links(c)?;
             let mut report = Report::default();
             let mut due = Vec::new();
+            let mut dependents: Vec<String> = Vec::new();
             for page in pages {
                 let Some(id) = page
                     .get("id")
@@ -141,15 +163,47 @@ pub async fn write_pages(
                 else {
                     continue;
                 };
-                if write::upsert_page(c, page)?.changed() {
+                let source = page
+                    .pointer("/parent/data_source_id")
+                    .and_then(Value::as_str)
+                    .map(ids::normalize_or_keep);
+                let readers = |c: &rusqlite::Connection| match &source {
+                    Some(ds) if links.iter().any(|l| &l.target == ds) => {
+                        read::rollup_dependents(c, &links, &id, ds)
+                    }
+                    _ => Ok(Vec::new()),
+                };
+                let before = readers(c)?;
+                let upsert = write::upsert_page(c, page)?;
+                if upsert == write::Upsert::Changed {
+                    // Rollups over this page changed with no event and no timestamp of their own.
+                    for d in before.into_iter().chain(readers(c)?) {
+                        if !dependents.contains(&d) {
+                            dependents.push(d);
+                        }
+                    }
+                }
+                if upsert.changed() {
                     report.written += 1;
                 }
                 if read::page_state(c, &id)?.is_some_and(|s| s.content_due && !s.in_trash) {
                     due.push(id);
                 }
             }
-            Ok((report, due))
+            Ok((report, due, dependents))
         })
         .await?;
-    Ok(outcome)
+    if !dependents.is_empty() {
+        let now = queue::now_ms();
+        let signals = dependents
+            .iter()
+            .map(|d| {
+                let mut s = Signal::new(Kind::Page, d, reason::PROPERTIES, now);
+                s.priority = priority;
+                s
+            })
+            .collect();
+        ctx.enqueue(signals).await?;
+    }
+    Ok((report, due))
 }

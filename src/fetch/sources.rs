@@ -111,6 +111,11 @@ pub async fn refresh_data_source(ctx: &Ctx, item: &WorkItem) -> Result<Report, F
             .pointer("/parent/database_id")
             .and_then(Value::as_str)
             .and_then(ids::normalize);
+        // A source that is new, trashed, restored or moved changes its database's
+        // `data_sources` list too.
+        let container_changed = old.as_ref().is_none_or(|o| {
+            o.get("in_trash") != ds.get("in_trash") || o.get("parent") != ds.get("parent")
+        });
         let changed = ctx
             .store
             .write(move |c| write::upsert_data_source(c, ds))
@@ -118,7 +123,7 @@ pub async fn refresh_data_source(ctx: &Ctx, item: &WorkItem) -> Result<Report, F
             .changed();
         report.written += u64::from(changed);
         if let Some(db) = database_id {
-            ensure_database(ctx, &db).await?;
+            report.add(refresh_container(ctx, &db, container_changed).await?);
         }
     }
     if trashed {
@@ -167,25 +172,33 @@ pub fn minus(iso: &str, by: std::time::Duration) -> String {
     }
 }
 
-async fn ensure_database(ctx: &Ctx, database_id: &str) -> Result<(), FetchError> {
+/// Fetches a data source's database when the mirror lacks it or `force`.
+async fn refresh_container(
+    ctx: &Ctx,
+    database_id: &str,
+    force: bool,
+) -> Result<Report, FetchError> {
     let db_id = database_id.to_string();
     let known = ctx
         .store
         .read(move |c| read::raw_of(c, "databases", &db_id))
         .await?
         .is_some();
-    if known {
-        return Ok(());
+    if known && !force {
+        return Ok(Report::default());
     }
     match ctx.client.retrieve_database(database_id).await {
         Ok(db) => {
-            ctx.store
+            let changed = ctx
+                .store
                 .write(move |c| write::upsert_database(c, db))
                 .await?;
-            Ok(())
+            Ok(Report::written(u64::from(changed.changed())))
         }
         // A data source whose database we cannot read (e.g. a wiki's): keep the source.
-        Err(e) if e.is_gone() || matches!(e, NotionError::Validation { .. }) => Ok(()),
+        Err(e) if e.is_gone() || matches!(e, NotionError::Validation { .. }) => {
+            Ok(Report::default())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -263,7 +276,7 @@ pub async fn sync_rows(
             {
                 last_key = Some(k.to_string());
             }
-            let (written, due) = pages::write_pages(ctx, fresh, false).await?;
+            let (written, due) = pages::write_pages(ctx, fresh, false, priority).await?;
             report.add(written);
             let content: Vec<Signal> = due
                 .iter()

@@ -182,3 +182,132 @@ pub fn is_empty(conn: &Connection) -> Result<bool, StoreError> {
     )?;
     Ok(n == 0)
 }
+
+/// A rollup's dependency: rows of `source` roll up, through their relation property
+/// `relation_property_id`, values of rows of `target`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupLink {
+    pub source: String,
+    pub relation_property_id: String,
+    pub target: String,
+}
+
+/// Every rollup dependency between mirrored data sources (read from their schemas).
+pub fn rollup_links(conn: &Connection) -> Result<Vec<RollupLink>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, raw FROM data_sources")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut links = Vec::new();
+    for row in rows {
+        let (source, raw) = row?;
+        let Ok(schema) = serde_json::from_str::<serde_json::Value>(&raw) else {
+            continue;
+        };
+        let Some(props) = schema
+            .get("properties")
+            .and_then(serde_json::Value::as_object)
+        else {
+            continue;
+        };
+        for prop in props.values() {
+            let Some(rollup) = prop
+                .get("rollup")
+                .filter(|_| prop.get("type").and_then(|t| t.as_str()) == Some("rollup"))
+            else {
+                continue;
+            };
+            let by_id = rollup.get("relation_property_id").and_then(|v| v.as_str());
+            let by_name = rollup
+                .get("relation_property_name")
+                .and_then(|v| v.as_str());
+            let relation = props.values().find(|p| {
+                let id = p.get("id").and_then(|v| v.as_str()).unwrap_or("");
+                let name = p.get("name").and_then(|v| v.as_str());
+                p.get("type").and_then(|t| t.as_str()) == Some("relation")
+                    && (by_id.is_some_and(|b| percent_decode(b) == percent_decode(id))
+                        || (by_name.is_some() && name == by_name))
+            });
+            let Some(relation) = relation else { continue };
+            let (Some(pid), Some(target)) = (
+                relation.get("id").and_then(|v| v.as_str()),
+                relation
+                    .pointer("/relation/data_source_id")
+                    .and_then(|v| v.as_str()),
+            ) else {
+                continue;
+            };
+            let link = RollupLink {
+                source: source.clone(),
+                relation_property_id: pid.to_string(),
+                target: crate::ids::normalize_or_keep(target),
+            };
+            if !links.contains(&link) {
+                links.push(link);
+            }
+        }
+    }
+    Ok(links)
+}
+
+/// Mirrored pages whose rollups read `page_id` (a row of `data_source_id`).
+pub fn rollup_dependents(
+    conn: &Connection,
+    links: &[RollupLink],
+    page_id: &str,
+    data_source_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    for link in links.iter().filter(|l| l.target == data_source_id) {
+        let mut stmt = conn.prepare_cached(
+            "SELECT pv.page_id FROM property_values pv JOIN pages p ON p.id = pv.page_id
+             WHERE pv.property_id = ?1 AND p.data_source_id = ?2
+               AND EXISTS (SELECT 1 FROM json_each(pv.value) j WHERE json_extract(j.value, '$.id') = ?3)",
+        )?;
+        let rows = stmt.query_map(
+            params![link.relation_property_id, link.source, page_id],
+            |r| r.get::<_, String>(0),
+        )?;
+        for row in rows {
+            let id = row?;
+            if id != page_id && !out.contains(&id) {
+                out.push(id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes `%XX` escapes (property ids are URL-encoded in some places, not in others).
+pub fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("v_%5D%3C"), "v_]<");
+        assert_eq!(percent_decode("title"), "title");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("a%"), "a%");
+        assert_eq!(percent_decode("é%41"), "éA");
+    }
+}

@@ -136,6 +136,17 @@ pub fn upsert_page(conn: &Connection, page: Value) -> Result<Upsert, StoreError>
     if previous.as_deref() == Some(raw.as_str()) {
         conn.prepare_cached("UPDATE pages SET synced_at = ?2 WHERE id = ?1")?
             .execute(params![id, now_iso()])?;
+        // Self-heal: property rows deleted or added behind our back are rewritten.
+        let rows: i64 = conn
+            .prepare_cached("SELECT count(*) FROM property_values WHERE page_id = ?1")?
+            .query_row([&id], |r| r.get(0))?;
+        let expected = page
+            .get("properties")
+            .and_then(Value::as_object)
+            .map_or(0, |p| p.len() as i64);
+        if rows != expected {
+            write_property_values(conn, &id, &page)?;
+        }
         return Ok(Upsert::Unchanged);
     }
     let (parent_type, parent_id) = parent_of(&page);

@@ -1,0 +1,108 @@
+//! Shared fixture for the integration tests: a simulator and a mirror configured against
+//! it over real HTTP on 127.0.0.1, plus bounded waiting and mirror comparison.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use notion_mirror::config::{Config, Env, FileConfig, Overrides};
+use notion_mirror::sim::{GenConfig, Knobs, Sim, SimConfig};
+use notion_mirror::verify::{self, Scope};
+use rusqlite::Connection;
+
+/// Starts a simulator with `knobs` (use `Knobs::unlimited()` unless the test is about limits).
+pub async fn sim(generator: GenConfig, knobs: Knobs) -> Sim {
+    let mut config = SimConfig::new(generator);
+    config.knobs = knobs;
+    Sim::start(config).await.expect("simulator starts")
+}
+
+/// A mirror configuration pointing at `sim`, with test-friendly timing.
+pub fn config(sim: &Sim, dir: &Path) -> Config {
+    let over = Overrides {
+        db: Some(dir.join("mirror.db")),
+        api_url: Some(sim.base_url()),
+        listen: Some("127.0.0.1:0".into()),
+        rate: Some(1000.0),
+        debounce_ms: Some(200),
+        request_timeout_secs: Some(10),
+        ..Overrides::default()
+    };
+    let env = Env {
+        notion_token: Some(sim.token()),
+        ..Env::default()
+    };
+    let mut config =
+        Config::from_parts(FileConfig::default(), &over, &env).expect("valid test config");
+    config.burst = 50.0;
+    config.shutdown_timeout = Duration::from_secs(10);
+    config
+}
+
+pub fn db_path(config: &Config) -> PathBuf {
+    config.db_path.clone()
+}
+
+pub fn open(config: &Config) -> Connection {
+    notion_mirror::mirror::open::open_read_only(&config.db_path).expect("mirror opens read-only")
+}
+
+/// The differences between the mirror and the simulated workspace (empty = equal).
+pub fn differences(sim: &Sim, config: &Config, scope: Scope) -> Vec<String> {
+    let conn = open(config);
+    verify::diff(&conn, &sim.expected(), scope).expect("comparison runs")
+}
+
+#[track_caller]
+pub fn assert_mirror_equals(sim: &Sim, config: &Config, scope: Scope) {
+    let diffs = differences(sim, config, scope);
+    assert!(
+        diffs.is_empty(),
+        "mirror differs from the workspace:\n{}",
+        diffs.join("\n")
+    );
+}
+
+/// Polls `condition` every 50 ms until it holds or `limit` passes (then panics with `what`).
+pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if condition().await {
+            return;
+        }
+        if start.elapsed() > limit {
+            panic!("timed out after {limit:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One SQL count from the mirror.
+pub fn count(config: &Config, sql: &str) -> i64 {
+    open(config)
+        .query_row(sql, [], |r| r.get(0))
+        .expect("count query")
+}
+
+/// Runs a one-shot sync (the library path behind `notion-mirror sync`).
+pub async fn sync(config: &Config) -> notion_mirror::sync::SyncEnd {
+    notion_mirror::sync::run(config, tokio_util::sync::CancellationToken::new(), false)
+        .await
+        .expect("sync runs")
+}
+
+/// The path of the built binary, for tests that run it as a process.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_notion-mirror"))
+}
+
+/// Installs the rustls provider reqwest needs (test binaries build their own clients).
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
