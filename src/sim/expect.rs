@@ -6,7 +6,9 @@
 //! them: search and queries never return trashed pages).
 
 use super::expected::{Expected, ExpectedBlock, ExpectedComment, ExpectedObject};
-use super::model::{Holder, Workspace};
+use std::collections::BTreeMap;
+
+use super::model::{Comment, Holder, Workspace};
 use super::properties::Mode;
 use super::render::{
     block_json, comment_json, data_source_json, database_json, page_json, user_json,
@@ -49,13 +51,14 @@ pub(crate) fn expected(ws: &Workspace) -> Expected {
             },
         );
     }
+    let comments = ws.open_comments_by_holder();
     for p in ws
         .pages
         .values()
         .filter(|p| !p.in_trash && ws.visible(&p.id))
     {
-        walk(ws, &p.id, &p.id, &mut out);
-        for c in ws.open_comments_on(&p.id) {
+        walk(ws, &comments, &p.id, &p.id, &mut out);
+        for c in comments.get(p.id.as_str()).into_iter().flatten() {
             out.comments.insert(
                 c.id.clone(),
                 ExpectedComment {
@@ -70,7 +73,13 @@ pub(crate) fn expected(ws: &Workspace) -> Expected {
 }
 
 /// Adds the live children of `holder` (recursively, not into child pages/databases).
-fn walk(ws: &Workspace, page_id: &str, holder: &str, out: &mut Expected) {
+fn walk(
+    ws: &Workspace,
+    comments: &BTreeMap<&str, Vec<&Comment>>,
+    page_id: &str,
+    holder: &str,
+    out: &mut Expected,
+) {
     for (i, b) in ws.live_children(holder).into_iter().enumerate() {
         out.blocks.insert(
             b.id.clone(),
@@ -84,7 +93,7 @@ fn walk(ws: &Workspace, page_id: &str, holder: &str, out: &mut Expected) {
         if b.btype == "child_page" || b.btype == "child_database" {
             continue;
         }
-        for c in ws.open_comments_on(&b.id) {
+        for c in comments.get(b.id.as_str()).into_iter().flatten() {
             if matches!(c.parent, Holder::Block(_)) {
                 out.comments.insert(
                     c.id.clone(),
@@ -96,6 +105,6 @@ fn walk(ws: &Workspace, page_id: &str, holder: &str, out: &mut Expected) {
                 );
             }
         }
-        walk(ws, page_id, &b.id, out);
+        walk(ws, comments, page_id, &b.id, out);
     }
 }

@@ -98,6 +98,8 @@ pub(crate) fn floor(ws: &Workspace, max_query_rows: usize) -> Floor {
             .count();
         add("data_sources.query", query_calls(rows, max_query_rows));
     }
+    let comments = ws.open_comments_by_holder();
+    let count = |id: &str| comments.get(id).map_or(0, Vec::len);
     let mut block_comment_calls = 0;
     for p in &live_pages {
         let props: Vec<_> = match ws.row_source(p) {
@@ -113,10 +115,7 @@ pub(crate) fn floor(ws: &Workspace, max_query_rows: usize) -> Floor {
             "blocks.children",
             at_least_one(ws.live_children(&p.id).len()),
         );
-        add(
-            "comments.list",
-            at_least_one(ws.open_comments_on(&p.id).len()),
-        );
+        add("comments.list", at_least_one(count(&p.id)));
         for b in ws.content_tree(&p.id) {
             if b.btype == "child_page" || b.btype == "child_database" {
                 continue;
@@ -127,7 +126,7 @@ pub(crate) fn floor(ws: &Workspace, max_query_rows: usize) -> Floor {
                     at_least_one(ws.live_children(&b.id).len()),
                 );
             }
-            let n = at_least_one(ws.open_comments_on(&b.id).len());
+            let n = at_least_one(count(&b.id));
             block_comment_calls += n;
             add("comments.list", n);
         }
@@ -143,6 +142,70 @@ pub(crate) fn floor(ws: &Workspace, max_query_rows: usize) -> Floor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::generate::{Gen, GenConfig};
+    use crate::sim::model::{Holder, Parent, PropKind};
+    use crate::sim::richtext;
+    use serde_json::Value;
+
+    #[test]
+    fn floor_of_a_tiny_workspace_matches_a_hand_count() {
+        let mut g = Gen::new(
+            GenConfig {
+                pages: 0,
+                ..GenConfig::small(1)
+            },
+            chrono::Utc::now(),
+        );
+        g.users(); // 5 persons + 2 bots
+        let a = g.page(Parent::Workspace, richtext::plain("A"), Value::Null);
+        let p1 = g.text_block(Holder::Page(a.clone()), "paragraph", richtext::plain("p1"));
+        g.text_block(
+            Holder::Block(p1.clone()),
+            "paragraph",
+            richtext::plain("p2"),
+        );
+        g.text_block(Holder::Page(a.clone()), "paragraph", richtext::plain("p3"));
+        g.comment(Holder::Page(a.clone()), None, "page comment");
+        g.comment(Holder::Block(p1), None, "block comment");
+        let db = g.database(Parent::Page(a.clone()), "DB", true);
+        let ds = g.data_source(&db, "DB", "Name");
+        g.add_prop(
+            &ds,
+            "N",
+            PropKind::Number {
+                format: "number".into(),
+            },
+            None,
+        );
+        for i in 0..3 {
+            g.page(
+                Parent::DataSource(ds.clone()),
+                richtext::plain(&format!("row {i}")),
+                Value::Null,
+            );
+        }
+        g.page(Parent::Page(a), richtext::plain("B"), Value::Null);
+        let c = g.page(Parent::Workspace, richtext::plain("C"), Value::Null);
+        if let Some(p) = g.ws.pages.get_mut(&c) {
+            p.in_trash = true;
+        }
+        let f = floor(&g.ws, 10_000);
+        let want: BTreeMap<String, u64> = [
+            ("users.list", 1), // 7 users
+            ("search", 1),     // A, B, 3 rows, 1 data source
+            ("databases.retrieve", 1),
+            ("data_sources.retrieve", 1),
+            ("data_sources.query", 1), // 3 rows
+            ("blocks.children", 6),    // 5 live pages + p1 (has a child)
+            ("comments.list", 8),      // 5 pages + p1, p2, p3
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(f.by_endpoint, want);
+        assert_eq!(f.total, 19);
+        assert_eq!(f.total_without_block_comments, 16);
+    }
 
     #[test]
     fn query_windows_reread_the_boundary_row() {

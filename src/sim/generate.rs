@@ -129,7 +129,7 @@ pub fn generate(cfg: &GenConfig, now: DateTime<Utc>) -> Workspace {
 }
 
 impl Gen {
-    fn new(cfg: GenConfig, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(cfg: GenConfig, now: DateTime<Utc>) -> Self {
         let start = now - Duration::days(30);
         let end = now - Duration::minutes(10);
         let estimate = (cfg.pages.max(80) * (cfg.blocks_per_page / 2 + 3) + 2000) as i64;
@@ -157,7 +157,7 @@ impl Gen {
         self.persons.get(i).cloned().unwrap_or_default()
     }
 
-    fn users(&mut self) {
+    pub(crate) fn users(&mut self) {
         let extra = if self.cfg.heavy_edge_cases { 30 } else { 0 };
         for (i, (name, email)) in PERSONS.iter().enumerate() {
             let id = self.ws.new_id();

@@ -269,6 +269,9 @@ impl Knobs {
     }
 }
 
+/// How many raw events [`Sim::event_log`] keeps.
+const EVENT_LOG_CAP: usize = 10_000;
+
 /// Shared state behind a [`Sim`].
 pub(crate) struct Inner {
     pub ws: Mutex<Workspace>,
@@ -277,6 +280,8 @@ pub(crate) struct Inner {
     pub stats: Arc<Mutex<Stats>>,
     pub search: Mutex<SearchIndex>,
     webhooks: Mutex<Option<Arc<WebhookSender>>>,
+    /// The most recent raw events (bounded), for tests and the demo.
+    events: Mutex<std::collections::VecDeque<events::RawEvent>>,
     pub token: String,
     pub base_url: String,
     seed: u64,
@@ -327,6 +332,7 @@ impl Sim {
             stats: Arc::new(Mutex::new(Stats::default())),
             search: Mutex::new(SearchIndex::default()),
             webhooks: Mutex::new(None),
+            events: Mutex::new(std::collections::VecDeque::new()),
             token: config.token.clone(),
             base_url,
             seed,
@@ -435,12 +441,29 @@ impl Sim {
             lock(&self.inner.search).queue(&ws, &applied.touched, Instant::now(), lag);
             applied
         };
+        {
+            let mut log = lock(&self.inner.events);
+            log.extend(applied.events.iter().cloned());
+            let excess = log.len().saturating_sub(EVENT_LOG_CAP);
+            log.drain(..excess);
+        }
         if let Some(w) = self.webhooks() {
             for e in applied.events {
                 w.emit(e);
             }
         }
         Ok(applied.outcome)
+    }
+
+    /// The raw events emitted by mutations so far (the last 10,000), oldest first — what
+    /// the webhook sender was (or would have been) given.
+    pub fn event_log(&self) -> Vec<events::RawEvent> {
+        lock(&self.inner.events).iter().cloned().collect()
+    }
+
+    /// Empties [`Sim::event_log`].
+    pub fn clear_event_log(&self) {
+        lock(&self.inner.events).clear();
     }
 
     /// Applies `count` random valid mutations (seeded) and returns them.

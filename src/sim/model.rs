@@ -579,6 +579,18 @@ impl Workspace {
         v
     }
 
+    /// Open comments grouped by their parent page/block id, each list in creation order.
+    pub fn open_comments_by_holder(&self) -> BTreeMap<&str, Vec<&Comment>> {
+        let mut m: BTreeMap<&str, Vec<&Comment>> = BTreeMap::new();
+        for c in self.comments.values().filter(|c| c.is_open()) {
+            m.entry(c.parent.id()).or_default().push(c);
+        }
+        for v in m.values_mut() {
+            v.sort_by_key(|c| c.seq);
+        }
+        m
+    }
+
     /// A schema property by raw id.
     pub fn prop<'a>(&'a self, ds: &'a DataSource, raw_id: &str) -> Option<&'a PropSchema> {
         ds.properties.iter().find(|p| p.id == raw_id)
