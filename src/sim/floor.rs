@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::model::Workspace;
-use super::properties::item_count_if_truncated;
+use super::property_items::item_count_if_truncated;
 
 /// Minimum request counts of a complete cold sync.
 ///

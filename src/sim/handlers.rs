@@ -8,7 +8,8 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::model::{Page, Workspace};
 use super::pagination::{self, envelope, paginate, PageReq, SortKey};
-use super::properties::{self, Mode};
+use super::properties::Mode;
+use super::property_items;
 use super::query;
 use super::render::{self, block_json, comment_json, page_json, user_json};
 use super::search_index::{entry_for, SearchIndex};
@@ -279,19 +280,19 @@ pub(crate) fn page_property(
     };
     let ds = ws.row_source(page);
     let prop = match ds {
-        Some(ds) => Some(properties::find_prop(ds, segment).ok_or_else(|| not_prop(segment))?),
+        Some(ds) => Some(property_items::find_prop(ds, segment).ok_or_else(|| not_prop(segment))?),
         None if super::util::percent_decode(segment) == "title" => None,
         None => return Err(not_prop(segment)),
     };
-    let is_list = prop.is_none_or(|p| properties::is_list_type(&p.kind));
+    let is_list = prop.is_none_or(|p| property_items::is_list_type(&p.kind));
     if !is_list {
         if let (Some(ds), Some(p)) = (ds, prop) {
-            return Ok(properties::simple_item(ws, page, ds, p));
+            return Ok(property_items::simple_item(ws, page, ds, p));
         }
     }
     let req = pagination::from_query(query)?;
     let enc = prop.map_or("title".to_string(), |p| encode_uri_component(&p.id));
-    let items: Vec<(SortKey, Value)> = properties::property_items(ws, page, prop)
+    let items: Vec<(SortKey, Value)> = property_items::property_items(ws, page, prop)
         .into_iter()
         .enumerate()
         .map(|(i, v)| (SortKey::seq(i as u64), v))
@@ -304,7 +305,7 @@ pub(crate) fn page_property(
         )
     });
     let mut out = envelope(w.items, w.next_cursor.clone(), w.has_more, "property_item");
-    out["property_item"] = properties::list_descriptor(ws, page, prop, next_url);
+    out["property_item"] = property_items::list_descriptor(ws, page, prop, next_url);
     Ok(out)
 }
 
