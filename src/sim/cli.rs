@@ -121,7 +121,10 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     );
     let churn = (args.churn > 0.0).then(|| {
         let sim = sim.clone();
-        let period = Duration::from_secs_f64(1.0 / args.churn);
+        // At least 1 ms apart, at most an hour (an interval of zero would panic).
+        let period = Duration::try_from_secs_f64(1.0 / args.churn)
+            .unwrap_or(Duration::from_secs(3600))
+            .clamp(Duration::from_millis(1), Duration::from_secs(3600));
         let seed = args.seed;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
@@ -148,4 +151,77 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     }
     sim.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<SimArgs, clap::Error> {
+        let mut argv = vec!["sim"];
+        argv.extend_from_slice(args);
+        Cmd::try_parse_from(argv).map(|c| c.sim)
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let a = parse(&[]).expect("defaults parse");
+        assert_eq!(a.listen.to_string(), "127.0.0.1:18700");
+        assert_eq!((a.seed, a.pages), (1, 80));
+        let c = a.config();
+        assert_eq!(c.token, "ntn_sim_1");
+        assert_eq!(c.knobs.rate_limit.map(|r| r.rate), Some(3.0));
+        assert_eq!(c.generator, GenConfig::small(1));
+    }
+
+    #[test]
+    fn flags_become_knobs() {
+        let a = parse(&[
+            "--seed",
+            "9",
+            "--pages",
+            "120",
+            "--rate-limit",
+            "0",
+            "--fail-rate",
+            "0.25",
+            "--latency-ms",
+            "15",
+            "--search-lag-ms",
+            "500",
+            "--token",
+            "ntn_x",
+            "--churn",
+            "2",
+        ])
+        .expect("parses");
+        let c = a.config();
+        assert_eq!(c.token, "ntn_x");
+        assert_eq!(c.generator.pages, 120);
+        assert!(c.knobs.rate_limit.is_none());
+        assert_eq!(c.knobs.fail_rate, 0.25);
+        assert_eq!(c.knobs.latency, Duration::from_millis(15));
+        assert_eq!(c.knobs.search_lag, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn bad_flags_are_usage_errors() {
+        for args in [
+            &["--rate-limit", "-1"][..],
+            &["--rate-limit=-1"],
+            &["--fail-rate", "1.5"],
+            &["--fail-rate", "x"],
+            &["--listen", "localhost:nope"],
+        ] {
+            let e = parse(args).expect_err("rejected");
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+        }
+    }
 }

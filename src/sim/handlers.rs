@@ -336,54 +336,56 @@ pub(crate) fn search(
     };
     let only = search_filter(body.get("filter"))?;
     let sort = search_sort(body.get("sort"))?;
-    let mut items: Vec<(SortKey, (String, Option<Value>))> = Vec::new();
-    let mut consider =
-        |id: &str, e_is_page: bool, seq: u64, title: &str, edited: i64, json: Option<Value>| {
-            if only.is_some_and(|p| p != e_is_page) || !title.contains(&needle) {
-                return;
-            }
-            let visible = if e_is_page {
-                ws.visible(id)
-            } else {
-                ws.data_sources
-                    .get(id)
-                    .is_some_and(|d| ws.visible(&d.database_id))
-            };
-            if !visible {
-                return;
-            }
-            let key = match sort {
-                Some(desc) => SortKey(vec![
-                    (pagination::KeyPart::I(edited), desc),
-                    (pagination::KeyPart::I(seq as i64), false),
-                ]),
-                None => SortKey::seq(seq),
-            };
-            items.push((key, (id.to_string(), json)));
+    let mut items: Vec<(SortKey, String)> = Vec::new();
+    let mut consider = |id: &str, e_is_page: bool, seq: u64, title: &str, edited: i64| {
+        if only.is_some_and(|p| p != e_is_page) || !title.contains(&needle) {
+            return;
+        }
+        let visible = if e_is_page {
+            ws.visible(id)
+        } else {
+            ws.data_sources
+                .get(id)
+                .is_some_and(|d| ws.visible(&d.database_id))
         };
+        if !visible {
+            return;
+        }
+        let key = match sort {
+            Some(desc) => SortKey(vec![
+                (pagination::KeyPart::I(edited), desc),
+                (pagination::KeyPart::I(seq as i64), false),
+            ]),
+            None => SortKey::seq(seq),
+        };
+        items.push((key, id.to_string()));
+    };
     match index {
         Some(ix) => {
             for (id, e) in ix.entries() {
-                consider(
-                    id,
-                    e.is_page,
-                    e.seq,
-                    &e.title_lower,
-                    e.last_edited_ms,
-                    Some(e.json.clone()),
-                );
+                consider(id, e.is_page, e.seq, &e.title_lower, e.last_edited_ms);
             }
         }
         None => {
+            let title = |items: &[Value]| {
+                if needle.is_empty() {
+                    String::new()
+                } else {
+                    super::richtext::plain_text(items).to_lowercase()
+                }
+            };
             for p in ws.pages.values().filter(|p| !p.in_trash) {
-                let t = super::richtext::plain_text(&p.title).to_lowercase();
+                let t = title(&p.title);
                 let edited = super::util::round_minute(p.last_edited_time).timestamp_millis();
-                consider(&p.id, true, p.seq, &t, edited, None);
+                consider(&p.id, true, p.seq, &t, edited);
             }
             for d in ws.data_sources.values().filter(|d| !ws.ds_trashed(d)) {
-                let t = ws.database_title(&d.database_id).to_lowercase();
+                let t = match ws.databases.get(&d.database_id) {
+                    Some(db) => title(&db.title),
+                    None => String::new(),
+                };
                 let edited = super::util::round_minute(d.last_edited_time).timestamp_millis();
-                consider(&d.id, false, d.seq, &t, edited, None);
+                consider(&d.id, false, d.seq, &t, edited);
             }
         }
     }
@@ -393,7 +395,10 @@ pub(crate) fn search(
     let results = w
         .items
         .into_iter()
-        .filter_map(|(id, json)| json.or_else(|| entry_for(ws, &id).map(|e| e.json)))
+        .filter_map(|id| match index {
+            Some(ix) => ix.get(&id).map(|e| e.json.clone()),
+            None => entry_for(ws, &id).map(|e| e.json),
+        })
         .collect();
     Ok(envelope(
         results,

@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+/// The longest latency, hang or search lag the JSON knobs accept (one day).
+const MAX_KNOB_MS: u64 = 86_400_000;
+
 /// A token bucket: refills at `rate` tokens/s up to `burst`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateLimit {
@@ -90,8 +93,11 @@ impl Knobs {
         };
         let ms = |k: &str, x: &Value| -> Result<Duration, String> {
             x.as_u64()
+                .filter(|ms| *ms <= MAX_KNOB_MS)
                 .map(Duration::from_millis)
-                .ok_or(format!("{k} must be a non-negative integer"))
+                .ok_or(format!(
+                    "{k} must be an integer number of milliseconds ≤ one day"
+                ))
         };
         for (k, x) in obj {
             match k.as_str() {

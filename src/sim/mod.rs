@@ -329,8 +329,9 @@ impl Sim {
         let lag = self.knobs().search_lag;
         let applied = {
             let mut ws = lock(&self.inner.ws);
-            let applied = mutate::apply(&mut ws, m, Utc::now(), author)?;
-            lock(&self.inner.search).queue(&ws, &applied.touched, Instant::now(), lag);
+            let mut search = lock(&self.inner.search);
+            let applied = mutate::apply(&mut ws, m, Utc::now(), author, search.is_built())?;
+            search.queue(&ws, &applied.touched, Instant::now(), lag);
             applied
         };
         {

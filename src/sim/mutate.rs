@@ -171,12 +171,14 @@ pub(crate) struct Tx<'a> {
     pub created: Vec<String>,
 }
 
-/// Applies `m` at `now`, authored by `author`.
+/// Applies `m` at `now`, authored by `author`. `widen` adds relation neighbours to
+/// `touched` (only needed when a lagging search snapshot must be kept up to date).
 pub(crate) fn apply(
     ws: &mut Workspace,
     m: &Mutation,
     now: DateTime<Utc>,
     author: &str,
+    widen: bool,
 ) -> Result<Applied, SimError> {
     let mut tx = Tx {
         ws,
@@ -187,7 +189,7 @@ pub(crate) fn apply(
         created: Vec::new(),
     };
     tx.run(m)?;
-    tx.finish()
+    tx.finish(widen)
 }
 
 impl Tx<'_> {
@@ -254,7 +256,7 @@ impl Tx<'_> {
 
     /// Drops events the integration cannot see [S10] and widens `touched` to relation
     /// neighbours (their rollups and formulas read the touched rows).
-    pub(crate) fn finish(mut self) -> Result<Applied, SimError> {
+    pub(crate) fn finish(mut self, widen: bool) -> Result<Applied, SimError> {
         let events: Vec<RawEvent> = std::mem::take(&mut self.events)
             .into_iter()
             .filter(|e| {
@@ -271,8 +273,10 @@ impl Tx<'_> {
             })
             .collect();
         let mut touched: BTreeSet<String> = self.touched.clone();
-        for id in &self.touched {
-            touched.extend(self.neighbours(id));
+        if widen {
+            for id in &self.touched {
+                touched.extend(self.neighbours(id));
+            }
         }
         Ok(Applied {
             outcome: MutationOutcome {

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
-use super::model::{Parent, PropKind, Workspace};
+use super::model::{Block, Holder, Page, Parent, PropKind, Workspace};
 use super::mutate::{Mutation, ParentRef, PropertyKind};
 use super::util::SimRng;
 
@@ -41,53 +41,80 @@ struct View<'a> {
     ws: &'a Workspace,
 }
 
-impl View<'_> {
-    fn live_pages(&self) -> Vec<String> {
-        self.ws
-            .pages
-            .values()
-            .filter(|p| !p.in_trash && self.ws.visible(&p.id))
-            .map(|p| p.id.clone())
-            .collect()
-    }
+/// How many random draws a sampler makes before giving up on a kind of mutation.
+const TRIES: usize = 64;
 
+impl View<'_> {
     fn free(&self, id: &str) -> bool {
         !self.ws.protected.contains(id)
     }
 
-    fn rows(&self) -> Vec<String> {
-        self.live_pages()
-            .into_iter()
-            .filter(|id| {
-                self.ws
-                    .pages
-                    .get(id)
-                    .and_then(|p| self.ws.row_source(p))
-                    .is_some_and(|ds| !self.ws.ds_trashed(ds))
-            })
-            .collect()
+    fn live(&self, p: &Page) -> bool {
+        !p.in_trash && self.ws.visible(&p.id)
     }
 
-    fn standalone(&self) -> Vec<String> {
-        self.live_pages()
-            .into_iter()
-            .filter(|id| {
-                !matches!(
-                    self.ws.pages.get(id).map(|p| &p.parent),
-                    Some(Parent::DataSource(_))
-                )
-            })
-            .collect()
+    fn is_row(&self, p: &Page) -> bool {
+        self.ws
+            .row_source(p)
+            .is_some_and(|ds| !self.ws.ds_trashed(ds))
     }
 
-    fn text_blocks(&self, free_only: bool) -> Vec<String> {
-        self.live_pages()
-            .iter()
-            .filter(|p| !free_only || self.free(p))
-            .flat_map(|p| self.ws.content_tree(p))
-            .filter(|b| b.data.get("rich_text").is_some())
-            .map(|b| b.id.clone())
-            .collect()
+    fn is_standalone(p: &Page) -> bool {
+        !matches!(p.parent, Parent::DataSource(_))
+    }
+
+    /// A random page satisfying `ok` (sampled, so cheap on large workspaces).
+    fn page(&self, rng: &mut SimRng, ok: impl Fn(&Page) -> bool) -> Option<String> {
+        let n = self.ws.pages.len();
+        for _ in 0..TRIES {
+            let p = self.ws.pages.values().nth(rng.index(n))?;
+            if ok(p) {
+                return Some(p.id.clone());
+            }
+        }
+        None
+    }
+
+    fn live_page(&self, rng: &mut SimRng) -> Option<String> {
+        self.page(rng, |p| self.live(p))
+    }
+
+    fn standalone(&self, rng: &mut SimRng, free_only: bool) -> Option<String> {
+        self.page(rng, |p| {
+            Self::is_standalone(p) && self.live(p) && (!free_only || self.free(&p.id))
+        })
+    }
+
+    /// A live text block (not under a deleted block) of a live page.
+    fn text_block(&self, rng: &mut SimRng, free_only: bool) -> Option<String> {
+        let n = self.ws.blocks.len();
+        for _ in 0..TRIES {
+            let b = self.ws.blocks.values().nth(rng.index(n))?;
+            if b.in_trash || b.data.get("rich_text").is_none() || !self.reachable(b) {
+                continue;
+            }
+            let Some(page) = self.ws.pages.get(&b.page_id) else {
+                continue;
+            };
+            if self.live(page) && (!free_only || self.free(&page.id)) {
+                return Some(b.id.clone());
+            }
+        }
+        None
+    }
+
+    fn reachable(&self, b: &Block) -> bool {
+        let mut cur = &b.parent;
+        for _ in 0..512 {
+            match cur {
+                Holder::Page(_) => return true,
+                Holder::Block(id) => match self.ws.blocks.get(id) {
+                    Some(p) if !p.in_trash => cur = &p.parent,
+                    _ => return false,
+                },
+            }
+        }
+        false
     }
 
     fn live_sources(&self) -> Vec<String> {
@@ -99,13 +126,15 @@ impl View<'_> {
             .collect()
     }
 
-    fn open_comments(&self) -> Vec<String> {
-        self.ws
-            .comments
-            .values()
-            .filter(|c| c.is_open() && self.ws.visible(&c.page_id))
-            .map(|c| c.id.clone())
-            .collect()
+    fn open_comment(&self, rng: &mut SimRng) -> Option<String> {
+        let n = self.ws.comments.len();
+        for _ in 0..TRIES {
+            let c = self.ws.comments.values().nth(rng.index(n))?;
+            if c.is_open() && self.ws.visible(&c.page_id) {
+                return Some(c.id.clone());
+            }
+        }
+        None
     }
 }
 
@@ -138,24 +167,21 @@ pub(crate) fn pick(ws: &Workspace, rng: &mut SimRng, mix: &MutationMix) -> Optio
     match kind {
         "props" => update_props(&v, rng),
         "rename" => {
-            let pages: Vec<String> = v.live_pages().into_iter().filter(|p| v.free(p)).collect();
-            let page_id = rng.pick(&pages)?.clone();
+            let page_id = v.page(rng, |p| v.live(p) && v.free(&p.id))?;
             Some(Mutation::RenamePage {
                 page_id,
                 title: format!("Renamed page {}", rng.hex(4)),
             })
         }
         "edit" => {
-            let blocks = v.text_blocks(false);
-            let block_id = rng.pick(&blocks)?.clone();
+            let block_id = v.text_block(rng, false)?;
             Some(Mutation::EditBlock {
                 block_id,
                 text: format!("Edited text {}", rng.hex(6)),
             })
         }
         "append" => {
-            let pages = v.live_pages();
-            let parent_id = rng.pick(&pages)?.clone();
+            let parent_id = v.live_page(rng)?;
             let n = rng.range(1, 3);
             let texts = (0..n)
                 .map(|i| format!("Appended line {i} ({})", rng.hex(4)))
@@ -163,13 +189,11 @@ pub(crate) fn pick(ws: &Workspace, rng: &mut SimRng, mix: &MutationMix) -> Optio
             Some(Mutation::AppendBlocks { parent_id, texts })
         }
         "delete_block" => {
-            let blocks = v.text_blocks(true);
-            let block_id = rng.pick(&blocks)?.clone();
+            let block_id = v.text_block(rng, true)?;
             Some(Mutation::DeleteBlock { block_id })
         }
         "lock" => {
-            let pages = v.live_pages();
-            let page_id = rng.pick(&pages)?.clone();
+            let page_id = v.live_page(rng)?;
             let locked = ws.pages.get(&page_id).is_some_and(|p| p.is_locked);
             Some(if locked {
                 Mutation::UnlockPage { page_id }
@@ -179,8 +203,7 @@ pub(crate) fn pick(ws: &Workspace, rng: &mut SimRng, mix: &MutationMix) -> Optio
         }
         "comment" => add_comment(&v, rng),
         "comment_change" => {
-            let open = v.open_comments();
-            let comment_id = rng.pick(&open)?.clone();
+            let comment_id = v.open_comment(rng)?;
             Some(match rng.index(3) {
                 0 => Mutation::EditComment {
                     comment_id,
@@ -192,11 +215,9 @@ pub(crate) fn pick(ws: &Workspace, rng: &mut SimRng, mix: &MutationMix) -> Optio
         }
         "create" => create(&v, rng),
         "move" => {
-            let movable: Vec<String> = v.standalone().into_iter().filter(|p| v.free(p)).collect();
-            let page_id = rng.pick(&movable)?.clone();
-            let targets = v.standalone();
-            let new_parent = match rng.pick(&targets) {
-                Some(t) if rng.chance(0.8) => ParentRef::Page(t.clone()),
+            let page_id = v.standalone(rng, true)?;
+            let new_parent = match v.standalone(rng, false) {
+                Some(t) if rng.chance(0.8) => ParentRef::Page(t),
                 _ => ParentRef::Workspace,
             };
             Some(Mutation::MovePage {
@@ -205,43 +226,28 @@ pub(crate) fn pick(ws: &Workspace, rng: &mut SimRng, mix: &MutationMix) -> Optio
             })
         }
         "trash" => {
-            let pages: Vec<String> = v.live_pages().into_iter().filter(|p| v.free(p)).collect();
-            let page_id = rng.pick(&pages)?.clone();
+            let page_id = v.page(rng, |p| v.live(p) && v.free(&p.id))?;
             Some(Mutation::TrashPage { page_id })
         }
         "restore" => {
-            let trashed: Vec<String> = ws
-                .pages
-                .values()
-                .filter(|p| p.in_trash && v.free(&p.id))
-                .map(|p| p.id.clone())
-                .collect();
-            let page_id = rng.pick(&trashed)?.clone();
+            let page_id = v.page(rng, |p| p.in_trash && v.free(&p.id))?;
             Some(Mutation::RestorePage { page_id })
         }
         "schema" => schema(&v, rng),
         "db" => database(&v, rng),
         "revoke" => {
-            let pages: Vec<String> = v.standalone().into_iter().filter(|p| v.free(p)).collect();
-            let page_id = rng.pick(&pages)?.clone();
+            let page_id = v.standalone(rng, true)?;
             Some(Mutation::RevokeAccess { page_id })
         }
         _ => {
-            let revoked: Vec<String> = ws
-                .pages
-                .values()
-                .filter(|p| p.revoked)
-                .map(|p| p.id.clone())
-                .collect();
-            let page_id = rng.pick(&revoked)?.clone();
+            let page_id = v.page(rng, |p| p.revoked)?;
             Some(Mutation::RestoreAccess { page_id })
         }
     }
 }
 
 fn update_props(v: &View, rng: &mut SimRng) -> Option<Mutation> {
-    let rows = v.rows();
-    let page_id = rng.pick(&rows)?.clone();
+    let page_id = v.page(rng, |p| v.live(p) && v.is_row(p))?;
     let page = v.ws.pages.get(&page_id)?;
     let ds = v.ws.row_source(page)?;
     let editable: Vec<_> = ds
@@ -298,9 +304,9 @@ fn update_props(v: &View, rng: &mut SimRng) -> Option<Mutation> {
 fn add_comment(v: &View, rng: &mut SimRng) -> Option<Mutation> {
     let on_block = rng.chance(0.3);
     let parent_id = if on_block {
-        rng.pick(&v.text_blocks(false))?.clone()
+        v.text_block(rng, false)?
     } else {
-        rng.pick(&v.live_pages())?.clone()
+        v.live_page(rng)?
     };
     let discussions: Vec<String> =
         v.ws.comments
@@ -325,7 +331,7 @@ fn create(v: &View, rng: &mut SimRng) -> Option<Mutation> {
     let parent = if rng.chance(0.5) {
         ParentRef::DataSource(rng.pick(&v.live_sources())?.clone())
     } else if rng.chance(0.85) {
-        ParentRef::Page(rng.pick(&v.standalone())?.clone())
+        ParentRef::Page(v.standalone(rng, false)?)
     } else {
         ParentRef::Workspace
     };
@@ -375,7 +381,7 @@ fn database(v: &View, rng: &mut SimRng) -> Option<Mutation> {
     let ws = v.ws;
     match rng.index(4) {
         0 => {
-            let parent_page_id = rng.pick(&v.standalone())?.clone();
+            let parent_page_id = v.standalone(rng, false)?;
             let n = rng.range(1, 2);
             let data_source_titles = (0..n)
                 .map(|i| format!("Source {i} {}", rng.hex(3)))

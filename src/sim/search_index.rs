@@ -92,8 +92,11 @@ impl SearchIndex {
         }
         for id in ids {
             if ws.pages.contains_key(id) || ws.data_sources.contains_key(id) {
-                self.pending
-                    .push_back((now + lag, id.clone(), entry_for(ws, id)));
+                let due = now
+                    .checked_add(lag)
+                    .or_else(|| now.checked_add(Duration::from_secs(365 * 86_400)))
+                    .unwrap_or(now);
+                self.pending.push_back((due, id.clone(), entry_for(ws, id)));
             }
         }
     }
@@ -115,6 +118,10 @@ impl SearchIndex {
                 }
             }
         }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Entry> {
+        self.entries.get(id)
     }
 
     pub fn entries(&self) -> impl Iterator<Item = (&String, &Entry)> {

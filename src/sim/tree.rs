@@ -49,34 +49,34 @@ impl Workspace {
     /// True when the page, database or block (by id) is visible to the integration: neither
     /// it nor any ancestor has had its access revoked.
     pub fn visible(&self, id: &str) -> bool {
-        let mut cur = id.to_string();
+        let mut cur: &str = id;
         for _ in 0..MAX_DEPTH {
-            let next = if let Some(p) = self.pages.get(&cur) {
+            let next: &str = if let Some(p) = self.pages.get(cur) {
                 if p.revoked {
                     return false;
                 }
                 match &p.parent {
                     Parent::Workspace => return true,
-                    Parent::Page(x) | Parent::Block(x) => x.clone(),
+                    Parent::Page(x) | Parent::Block(x) => x,
                     Parent::DataSource(ds) => match self.data_sources.get(ds) {
-                        Some(d) => d.database_id.clone(),
+                        Some(d) => &d.database_id,
                         None => return false,
                     },
                 }
-            } else if let Some(d) = self.databases.get(&cur) {
+            } else if let Some(d) = self.databases.get(cur) {
                 if d.revoked {
                     return false;
                 }
                 match &d.parent {
                     Parent::Workspace => return true,
-                    Parent::Page(x) | Parent::Block(x) | Parent::DataSource(x) => x.clone(),
+                    Parent::Page(x) | Parent::Block(x) | Parent::DataSource(x) => x,
                 }
-            } else if let Some(ds) = self.data_sources.get(&cur) {
-                ds.database_id.clone()
-            } else if let Some(b) = self.blocks.get(&cur) {
-                b.page_id.clone()
-            } else if let Some(c) = self.comments.get(&cur) {
-                c.page_id.clone()
+            } else if let Some(ds) = self.data_sources.get(cur) {
+                &ds.database_id
+            } else if let Some(b) = self.blocks.get(cur) {
+                &b.page_id
+            } else if let Some(c) = self.comments.get(cur) {
+                &c.page_id
             } else {
                 return false;
             };
