@@ -1185,3 +1185,136 @@ async fn control_routes_mutate_and_tune_knobs() {
     assert_eq!(f["total"], json!(sim.floor().total));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn database_and_move_mutations_show_through_the_api() {
+    let (sim, api) = start(GenConfig::small(19)).await;
+    let notes = page_id(&sim, fx::MEETING_NOTES);
+    let archive = page_id(&sim, fx::ARCHIVE);
+    let created = sim
+        .mutate(Mutation::CreateDatabase {
+            parent_page_id: notes.clone(),
+            title: "Incidents".into(),
+            data_source_titles: vec!["Open".into(), "Closed".into()],
+        })
+        .expect("database")
+        .created_ids;
+    let (db, open, closed) = (created[0].clone(), created[1].clone(), created[2].clone());
+    let d = api.get(&format!("/v1/databases/{db}")).await.body;
+    assert_eq!(d["data_sources"].as_array().map(Vec::len), Some(2));
+    assert_eq!(d["parent"], json!({ "type": "page_id", "page_id": notes }));
+    let row = sim
+        .mutate(Mutation::CreatePage {
+            parent: ParentRef::DataSource(open.clone()),
+            title: "Outage".into(),
+        })
+        .expect("row")
+        .created_ids[0]
+        .clone();
+    let rows = ids(&api
+        .walk_post(&format!("/v1/data_sources/{open}/query"), json!({}), 100)
+        .await);
+    assert_eq!(rows, vec![row.clone()]);
+    let kb = api
+        .walk_post("/v1/search", json!({ "query": "incidents" }), 100)
+        .await;
+    assert_eq!(
+        kb.len(),
+        2,
+        "one hit per data source, matched by the database title"
+    );
+
+    sim.mutate(Mutation::TrashDataSource {
+        data_source_id: closed.clone(),
+    })
+    .expect("trash ds");
+    let d = api.get(&format!("/v1/databases/{db}")).await.body;
+    assert_eq!(d["data_sources"], json!([{ "id": open, "name": "Open" }]));
+    assert_eq!(
+        api.get(&format!("/v1/data_sources/{closed}")).await.body["in_trash"],
+        true
+    );
+
+    sim.mutate(Mutation::TrashDatabase {
+        database_id: db.clone(),
+    })
+    .expect("trash db");
+    assert_eq!(
+        api.get(&format!("/v1/databases/{db}")).await.body["in_trash"],
+        true
+    );
+    assert_eq!(
+        api.get(&format!("/v1/data_sources/{open}")).await.body["in_trash"],
+        true
+    );
+    assert_error(
+        &api.post(&format!("/v1/data_sources/{open}/query"), json!({}))
+            .await,
+        404,
+        "object_not_found",
+    );
+    assert_eq!(
+        api.get(&format!("/v1/pages/{row}")).await.body["in_trash"],
+        false,
+        "rows stay"
+    );
+    assert!(!ids(&api
+        .walk_get(&format!("/v1/blocks/{notes}/children"), 100)
+        .await)
+    .contains(&db));
+    sim.mutate(Mutation::RestoreDatabase {
+        database_id: db.clone(),
+    })
+    .expect("restore db");
+    assert_eq!(
+        api.post(&format!("/v1/data_sources/{open}/query"), json!({}))
+            .await
+            .status,
+        200
+    );
+
+    let weekly = page_id(&sim, "Weekly sync #1");
+    sim.mutate(Mutation::MovePage {
+        page_id: weekly.clone(),
+        new_parent: ParentRef::Page(archive.clone()),
+    })
+    .expect("moved");
+    let p = api.get(&format!("/v1/pages/{weekly}")).await.body;
+    assert_eq!(
+        p["parent"],
+        json!({ "type": "page_id", "page_id": archive })
+    );
+    assert!(!ids(&api
+        .walk_get(&format!("/v1/blocks/{notes}/children"), 100)
+        .await)
+    .contains(&weekly));
+    let under_archive = api
+        .walk_get(&format!("/v1/blocks/{archive}/children"), 100)
+        .await;
+    assert_eq!(
+        under_archive.last().map(|b| b["id"].clone()),
+        Some(json!(weekly))
+    );
+    assert_eq!(
+        under_archive.last().map(|b| b["parent"].clone()),
+        Some(json!({ "type": "page_id", "page_id": archive }))
+    );
+    sim.mutate(Mutation::MovePage {
+        page_id: weekly.clone(),
+        new_parent: ParentRef::Workspace,
+    })
+    .expect("to workspace");
+    let b = api.get(&format!("/v1/blocks/{weekly}")).await.body;
+    assert_eq!(
+        b["parent"],
+        json!({ "type": "workspace", "workspace": true })
+    );
+    let moved: Vec<String> = sim
+        .event_log()
+        .iter()
+        .filter(|e| e.event_type == "page.moved")
+        .map(|e| e.entity_id.clone())
+        .collect();
+    assert_eq!(moved, vec![weekly.clone(), weekly]);
+    sim.shutdown().await;
+}
