@@ -1,0 +1,411 @@
+//! The simulated workspace state: users, pages, databases, data sources, blocks, comments.
+//!
+//! Invariant: ids are lowercase dashed UUIDs; every object has a unique, creation-ordered
+//! `seq`; a `child_page`/`child_database` block has the id of the page/database it stands
+//! for; deleting never removes an object from the maps (trash and revocation are flags).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::util::SimRng;
+
+/// Where a page or database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parent {
+    Workspace,
+    Page(String),
+    /// Only pages (rows) have a data-source parent.
+    DataSource(String),
+    Block(String),
+}
+
+/// Where a block or comment lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    Page(String),
+    Block(String),
+}
+
+impl Holder {
+    pub fn id(&self) -> &str {
+        match self {
+            Holder::Page(id) | Holder::Block(id) => id,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum UserKind {
+    Person {
+        email: String,
+    },
+    /// `own` marks the integration's bot (full `bot` object in `/users/me`).
+    Bot {
+        own: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub avatar_url: Option<String>,
+    pub kind: UserKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct SelectOption {
+    pub id: String,
+    pub name: String,
+    pub color: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatusGroup {
+    pub id: String,
+    pub name: String,
+    pub color: String,
+    pub option_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollupFn {
+    Count,
+    Sum,
+    Max,
+    EarliestDate,
+    ShowOriginal,
+}
+
+impl RollupFn {
+    pub fn name(self) -> &'static str {
+        match self {
+            RollupFn::Count => "count",
+            RollupFn::Sum => "sum",
+            RollupFn::Max => "max",
+            RollupFn::EarliestDate => "earliest_date",
+            RollupFn::ShowOriginal => "show_original",
+        }
+    }
+}
+
+/// The formulas the simulator can evaluate (one per result type, plus a relation count
+/// that shows the 25-reference cap). Fields are raw property ids of the same data source.
+#[derive(Debug, Clone)]
+pub enum FormulaDef {
+    /// number: `prop(number) * factor`.
+    NumberTimes { prop: String, factor: f64 },
+    /// string: `prop(title) + " (" + prop(status/select) + ")"`.
+    TitleWithOption { title: String, option: String },
+    /// boolean: `prop(status/select) == value`.
+    OptionIs { prop: String, value: String },
+    /// date: `dateAdd(prop(date), days, "days")`.
+    DateAddDays { prop: String, days: i64 },
+    /// number: `prop(relation).length()` — evaluated over at most 25 references [S11].
+    RelationCount { prop: String },
+}
+
+impl FormulaDef {
+    /// The property ids the formula reads.
+    pub fn inputs(&self) -> Vec<&str> {
+        match self {
+            FormulaDef::NumberTimes { prop, .. }
+            | FormulaDef::OptionIs { prop, .. }
+            | FormulaDef::DateAddDays { prop, .. }
+            | FormulaDef::RelationCount { prop } => vec![prop],
+            FormulaDef::TitleWithOption { title, option } => vec![title, option],
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum PropKind {
+    Title,
+    RichText,
+    Number {
+        format: String,
+    },
+    Select {
+        options: Vec<SelectOption>,
+    },
+    MultiSelect {
+        options: Vec<SelectOption>,
+    },
+    Status {
+        options: Vec<SelectOption>,
+        groups: Vec<StatusGroup>,
+    },
+    Date,
+    People,
+    Files,
+    Checkbox,
+    Url,
+    Email,
+    PhoneNumber,
+    Formula(FormulaDef),
+    Relation {
+        data_source_id: String,
+        database_id: String,
+        /// The raw id of the paired property on the target (dual_property), if any.
+        synced: Option<String>,
+    },
+    Rollup {
+        relation: String,
+        target: String,
+        function: RollupFn,
+    },
+    CreatedTime,
+    CreatedBy,
+    LastEditedTime,
+    LastEditedBy,
+    UniqueId {
+        prefix: Option<String>,
+    },
+    Verification,
+    Button,
+}
+
+impl PropKind {
+    /// The API's `type` string.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            PropKind::Title => "title",
+            PropKind::RichText => "rich_text",
+            PropKind::Number { .. } => "number",
+            PropKind::Select { .. } => "select",
+            PropKind::MultiSelect { .. } => "multi_select",
+            PropKind::Status { .. } => "status",
+            PropKind::Date => "date",
+            PropKind::People => "people",
+            PropKind::Files => "files",
+            PropKind::Checkbox => "checkbox",
+            PropKind::Url => "url",
+            PropKind::Email => "email",
+            PropKind::PhoneNumber => "phone_number",
+            PropKind::Formula(_) => "formula",
+            PropKind::Relation { .. } => "relation",
+            PropKind::Rollup { .. } => "rollup",
+            PropKind::CreatedTime => "created_time",
+            PropKind::CreatedBy => "created_by",
+            PropKind::LastEditedTime => "last_edited_time",
+            PropKind::LastEditedBy => "last_edited_by",
+            PropKind::UniqueId { .. } => "unique_id",
+            PropKind::Verification => "verification",
+            PropKind::Button => "button",
+        }
+    }
+
+    pub fn options(&self) -> &[SelectOption] {
+        match self {
+            PropKind::Select { options }
+            | PropKind::MultiSelect { options }
+            | PropKind::Status { options, .. } => options,
+            _ => &[],
+        }
+    }
+}
+
+/// One property of a data source schema. `id` is the raw (decoded) id; the API shows it
+/// URL-encoded.
+#[derive(Debug, Clone)]
+pub struct PropSchema {
+    pub id: String,
+    pub name: String,
+    pub kind: PropKind,
+}
+
+/// A stored property value of a row (computed types are not stored).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    RichText(Vec<Value>),
+    Number(Option<f64>),
+    /// Option id.
+    Select(Option<String>),
+    MultiSelect(Vec<String>),
+    Status(Option<String>),
+    /// `{start, end, time_zone}` or None.
+    Date(Option<Value>),
+    /// User ids.
+    People(Vec<String>),
+    Files(Vec<Value>),
+    Checkbox(bool),
+    Text(Option<String>),
+    /// Page ids, in relation order.
+    Relation(Vec<String>),
+    UniqueId(u64),
+    Verification(Value),
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub id: String,
+    pub seq: u64,
+    pub created_time: DateTime<Utc>,
+    pub last_edited_time: DateTime<Utc>,
+    pub created_by: String,
+    pub last_edited_by: String,
+    pub parent: Parent,
+    /// The title rich text (for rows: the value of the title property).
+    pub title: Vec<Value>,
+    /// Stored row values by raw property id (empty for non-row pages).
+    pub props: BTreeMap<String, Val>,
+    pub icon: Value,
+    pub cover: Value,
+    pub in_trash: bool,
+    pub is_locked: bool,
+    /// Access revoked on this page (hides it and everything under it).
+    pub revoked: bool,
+    /// Top-level content block ids, in order (trashed ones stay, flagged).
+    pub children: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub id: String,
+    pub seq: u64,
+    pub created_time: DateTime<Utc>,
+    pub last_edited_time: DateTime<Utc>,
+    pub title: Vec<Value>,
+    pub description: Vec<Value>,
+    /// Workspace, Page or Block.
+    pub parent: Parent,
+    pub is_inline: bool,
+    pub in_trash: bool,
+    pub is_locked: bool,
+    pub revoked: bool,
+    pub icon: Value,
+    pub data_sources: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DataSource {
+    pub id: String,
+    pub seq: u64,
+    pub database_id: String,
+    pub created_time: DateTime<Utc>,
+    pub last_edited_time: DateTime<Utc>,
+    pub created_by: String,
+    pub last_edited_by: String,
+    pub title: Vec<Value>,
+    pub description: Vec<Value>,
+    pub properties: Vec<PropSchema>,
+    /// Row page ids in creation order.
+    pub rows: Vec<String>,
+    /// Own trash flag (effective trash also follows the database).
+    pub in_trash: bool,
+    pub icon: Value,
+    pub next_unique_id: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub id: String,
+    pub seq: u64,
+    /// The page whose content this block is.
+    pub page_id: String,
+    pub parent: Holder,
+    pub created_time: DateTime<Utc>,
+    pub last_edited_time: DateTime<Utc>,
+    pub created_by: String,
+    pub last_edited_by: String,
+    pub btype: String,
+    /// The type-specific object (ignored for child_page / real child_database blocks,
+    /// whose titles follow the page/database).
+    pub data: Value,
+    pub children: Vec<String>,
+    pub in_trash: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Comment {
+    pub id: String,
+    pub seq: u64,
+    pub parent: Holder,
+    /// The page the comment belongs to (for a block comment: the block's page).
+    pub page_id: String,
+    pub discussion_id: String,
+    pub created_time: DateTime<Utc>,
+    pub last_edited_time: DateTime<Utc>,
+    pub created_by: String,
+    pub rich_text: Vec<Value>,
+    pub resolved: bool,
+    pub deleted: bool,
+}
+
+impl Comment {
+    pub fn is_open(&self) -> bool {
+        !self.resolved && !self.deleted
+    }
+}
+
+/// Any object the API can name by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjKind {
+    Page,
+    Database,
+    DataSource,
+    Block,
+    Comment,
+    User,
+}
+
+/// The whole simulated workspace.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub workspace_id: String,
+    pub workspace_name: String,
+    pub bot_id: String,
+    /// The person that authors mutations made through [`super::Sim::mutate`].
+    pub author_id: String,
+    /// When the workspace was generated (file expiries are derived from it).
+    pub generated_at: DateTime<Utc>,
+    pub users: Vec<User>,
+    pub pages: BTreeMap<String, Page>,
+    pub databases: BTreeMap<String, Database>,
+    pub data_sources: BTreeMap<String, DataSource>,
+    pub blocks: BTreeMap<String, Block>,
+    pub comments: BTreeMap<String, Comment>,
+    /// Fixture objects that random mutations must not trash, move or revoke.
+    pub protected: std::collections::BTreeSet<String>,
+    pub(crate) seq: u64,
+    pub(crate) rng: SimRng,
+}
+
+impl Workspace {
+    pub(crate) fn new(seed: u64, now: DateTime<Utc>) -> Self {
+        let mut rng = SimRng::new(seed);
+        let workspace_id = rng.uuid();
+        Workspace {
+            workspace_id,
+            workspace_name: "Acme Sim".to_string(),
+            bot_id: String::new(),
+            author_id: String::new(),
+            generated_at: now,
+            users: Vec::new(),
+            pages: BTreeMap::new(),
+            databases: BTreeMap::new(),
+            data_sources: BTreeMap::new(),
+            blocks: BTreeMap::new(),
+            comments: BTreeMap::new(),
+            protected: Default::default(),
+            seq: 0,
+            rng,
+        }
+    }
+
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    pub(crate) fn new_id(&mut self) -> String {
+        loop {
+            let id = self.rng.uuid();
+            if self.kind_of(&id).is_none() {
+                return id;
+            }
+        }
+    }
+}
