@@ -43,6 +43,25 @@ pub enum Command {
     Status(StatusArgs),
     /// Requeue work items parked as failed (see `status`).
     Retry(DbArgs),
+    /// Watch the mirror follow a simulated workspace: starts the built-in Notion
+    /// simulator, runs the daemon against it with webhooks wired, makes scripted edits and
+    /// shows each one arriving in SQLite. No Notion account, no network.
+    Demo(DemoArgs),
+    /// Serve a simulated Notion API (and optionally send it webhooks) for experiments.
+    Sim(crate::sim::cli::SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seed of the generated workspace
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Keep the daemon and the simulator running after the script (Ctrl-C stops them)
+    #[arg(long)]
+    pub keep: bool,
+    /// Put the mirror in this directory [default: a temporary directory, removed after]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Settings shared by the commands that talk to Notion.

@@ -49,5 +49,18 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Resync(args) => commands::resync(&args),
         Command::Status(args) => commands::status(&args),
         Command::Retry(args) => commands::retry(&args),
+        Command::Demo(args) => {
+            let options = notion_mirror::demo::DemoOptions {
+                seed: args.seed,
+                keep: args.keep,
+                dir: args.dir,
+            };
+            notion_mirror::demo::run(options).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sim(args) => {
+            notion_mirror::sim::cli::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -121,6 +121,10 @@ pub struct Signal {
     pub priority: i64,
     /// When the work becomes due (unix ms).
     pub due_at: i64,
+    /// Sweep semantics: merge into pending work, but never make a run that already covers
+    /// these reasons run once more, and never revive parked work (only a webhook or
+    /// `notion-mirror retry` does that).
+    pub if_idle: bool,
 }
 
 impl Signal {
@@ -133,6 +137,7 @@ impl Signal {
             hint: None,
             priority: PRIORITY_WEBHOOK,
             due_at,
+            if_idle: false,
         }
     }
 }
@@ -236,6 +241,11 @@ pub fn enqueue(conn: &Connection, signal: &Signal, now_ms: i64) -> Result<(), St
                 now_ms
             ])?;
         }
+        Some(row)
+            if signal.if_idle
+                && (row.state == "failed"
+                    || (row.state == "running"
+                        && (row.reasons | row.next_reasons) & reasons == reasons)) => {}
         Some(row) if row.state == "running" => {
             let mut next = row.next_reasons | reasons;
             let mut blocks = row.next_blocks;
@@ -620,6 +630,41 @@ mod tests {
         let item = claim(&c, 0, 1, 1).unwrap().remove(0);
         assert_eq!(item.reasons & reason::CONTENT, reason::CONTENT);
         assert!(item.blocks.is_empty());
+    }
+
+    #[test]
+    fn sweep_signals_merge_but_never_repeat_covered_runs() {
+        let (_d, c) = conn();
+        enqueue(&c, &page("p", reason::PROPERTIES | reason::CONTENT, 0), 0).unwrap();
+        let item = claim(&c, 0, 1, 60_000).unwrap().remove(0);
+        let mut sweep = page("p", reason::CONTENT, 0);
+        sweep.if_idle = true;
+        enqueue(&c, &sweep, 0).unwrap();
+        complete(&c, &item, &Outcome::Done, 1).unwrap();
+        assert_eq!(
+            depth(&c, 10).unwrap(),
+            Depth::default(),
+            "a covered run does not repeat"
+        );
+        // A run that does not cover the sweep's reasons runs once more, for those only.
+        enqueue(&c, &page("p", reason::PROPERTIES, 0), 0).unwrap();
+        let item = claim(&c, 10, 1, 60_000).unwrap().remove(0);
+        enqueue(&c, &sweep, 0).unwrap();
+        complete(&c, &item, &Outcome::Done, 11).unwrap();
+        let again = claim(&c, 20, 1, 60_000).unwrap();
+        assert_eq!(again[0].reasons, reason::CONTENT);
+        complete(&c, &again[0], &Outcome::Done, 21).unwrap();
+        // Pending work absorbs sweep signals.
+        enqueue(&c, &page("q", reason::PROPERTIES, 50), 0).unwrap();
+        enqueue(&c, &sweep_q(), 0).unwrap();
+        let merged = claim(&c, 50, 1, 60_000).unwrap();
+        assert_eq!(merged[0].reasons, reason::PROPERTIES | reason::CONTENT);
+    }
+
+    fn sweep_q() -> Signal {
+        let mut s = page("q", reason::CONTENT, 0);
+        s.if_idle = true;
+        s
     }
 
     #[test]

@@ -281,13 +281,13 @@ fn compare_comments(
             }
         }
     }
-    for id in actual
-        .keys()
-        .filter(|id| !expected.comments.contains_key(*id))
-    {
-        d.push(format!(
-            "comment {id} is in the mirror but not in the workspace"
-        ));
+    for (id, (_, extra)) in &actual {
+        let page = extra[0].as_str().unwrap_or("");
+        if live.contains(page) && !expected.comments.contains_key(id) {
+            d.push(format!(
+                "comment {id} (page {page}) is in the mirror but not in the workspace"
+            ));
+        }
     }
     Ok(())
 }

@@ -18,6 +18,8 @@ use crate::queue::{self, reason, Kind, Signal, WorkItem};
 fn signal(kind: Kind, id: &str, reasons: u32, priority: i64) -> Signal {
     let mut s = Signal::new(kind, id, reasons, queue::now_ms());
     s.priority = priority;
+    // Follow-up work of a sweep does not pile on work the object already has.
+    s.if_idle = priority == queue::PRIORITY_SWEEP;
     s
 }
 
