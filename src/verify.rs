@@ -15,17 +15,16 @@ use crate::sim::expected::Expected;
 /// What to compare.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope {
-    /// Block-level comments are mirrored (`comments.scan_blocks`).
+    /// Block-level comments are mirrored (`comments.scan_blocks`). Trashed objects (and
+    /// rows of trashed data sources) are optional but exact when present: no listing shows
+    /// them, so a mirror that never saw them alive cannot know them.
     pub block_comments: bool,
-    /// Trashed objects must be present (a mirror that saw them alive keeps them).
-    pub require_trashed: bool,
 }
 
 impl Default for Scope {
     fn default() -> Self {
         Scope {
             block_comments: true,
-            require_trashed: false,
         }
     }
 }
@@ -119,18 +118,28 @@ pub fn diff(
         "user",
         &load_raw(conn, "SELECT id, raw FROM users")?,
         expected.users.iter().map(|(k, v)| (k, (v, false))),
-        scope,
     );
     let pages = load_raw(conn, "SELECT id, raw, in_trash, title FROM pages")?;
+    // Rows of a trashed data source are out of every listing, like trashed pages: a mirror
+    // that never saw them alive cannot know them.
+    let trashed_sources: BTreeSet<&String> = expected
+        .data_sources
+        .iter()
+        .filter(|(_, d)| d.in_trash)
+        .map(|(id, _)| id)
+        .collect();
+    let hidden = |p: &crate::sim::expected::ExpectedObject| {
+        p.in_trash
+            || p.raw
+                .pointer("/parent/data_source_id")
+                .and_then(Value::as_str)
+                .is_some_and(|ds| trashed_sources.contains(&ds.to_string()))
+    };
     compare_objects(
         &mut d,
         "page",
         &pages,
-        expected
-            .pages
-            .iter()
-            .map(|(k, v)| (k, (&v.raw, v.in_trash))),
-        scope,
+        expected.pages.iter().map(|(k, v)| (k, (&v.raw, hidden(v)))),
     );
     for (id, exp) in &expected.pages {
         if let Some((_, extra)) = pages.get(id) {
@@ -158,7 +167,6 @@ pub fn diff(
             .databases
             .iter()
             .map(|(k, v)| (k, (&v.raw, v.in_trash))),
-        scope,
     );
     compare_objects(
         &mut d,
@@ -168,7 +176,6 @@ pub fn diff(
             .data_sources
             .iter()
             .map(|(k, v)| (k, (&v.raw, v.in_trash))),
-        scope,
     );
     compare_blocks(&mut d, conn, expected)?;
     compare_comments(&mut d, conn, expected, scope)?;
@@ -181,13 +188,12 @@ fn compare_objects<'a>(
     what: &str,
     actual: &BTreeMap<String, (Value, Vec<Value>)>,
     expected: impl Iterator<Item = (&'a String, (&'a Value, bool))>,
-    scope: Scope,
 ) {
     let mut wanted = BTreeSet::new();
     for (id, (raw, trashed)) in expected {
         wanted.insert(id.clone());
         match actual.get(id) {
-            None if trashed && !scope.require_trashed => {}
+            None if trashed => {}
             None => d.push(format!("{what} {id} is missing")),
             Some((got, _)) => {
                 if let Some(path) = first_difference(got, raw) {

@@ -170,14 +170,7 @@ async fn revoked_access_removes_with_a_tombstone_while_trash_stays() {
         .unwrap();
     assert_eq!(in_trash, 1, "trashed page kept with in_trash = 1");
     drop(conn);
-    common::assert_mirror_equals(
-        &sim,
-        &config,
-        Scope {
-            require_trashed: true,
-            ..Scope::default()
-        },
-    );
+    common::assert_mirror_equals(&sim, &config, Scope::default());
 
     sim.mutate(Mutation::RestorePage {
         page_id: trashed.clone(),

@@ -71,7 +71,10 @@ pub fn signals(event: &Value, due_at: i64) -> Vec<Signal> {
         | ("data_source.undeleted", "data_source") => {
             one(Kind::DataSource, reason::SCHEMA | reason::ROWS_ALL)
         }
-        ("data_source.content_updated", "data_source") => one(Kind::DataSource, reason::ROWS_SINCE),
+        // Rows came or went: the source itself moved too (last_edited_time/by).
+        ("data_source.content_updated", "data_source") => {
+            one(Kind::DataSource, reason::ROWS_SINCE | reason::PROPERTIES)
+        }
         ("data_source.moved", "data_source") | ("data_source.deleted", "data_source") => {
             one(Kind::DataSource, reason::SCHEMA | reason::TRASH)
         }
