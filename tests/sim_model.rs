@@ -677,9 +677,7 @@ async fn random_mutations_apply_and_keep_the_fixtures() {
 }
 
 /// Needs the real webhook sender (`src/sim/webhook.rs` is a stub until merged):
-/// `cargo test --test sim_model -- --ignored`.
 #[tokio::test]
-#[ignore = "needs the webhook sender implementation"]
 async fn webhook_events_reach_a_receiver_signed() {
     use http_body_util::{BodyExt, Full};
     use std::sync::{Arc, Mutex};

@@ -149,7 +149,13 @@ async fn webhook(ingress: &Ingress, request: Request<Incoming>) -> Reply {
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    let signature_header = request
+        .headers()
+        .get("x-notion-signature")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     if declared.is_some_and(|n| n > MAX_BODY) {
+        discard(request.into_body()).await;
         return reject(
             ingress,
             "too_large",
@@ -157,17 +163,15 @@ async fn webhook(ingress: &Ingress, request: Request<Incoming>) -> Reply {
             "body over 1 MiB",
         );
     }
-    let signature_header = request
-        .headers()
-        .get("x-notion-signature")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
+    let mut body = request.into_body();
+    let collected = Limited::new(&mut body, MAX_BODY).collect().await;
+    let body = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
+            discard(body).await;
             return reject(
                 ingress,
                 "too_large",
@@ -265,6 +269,22 @@ async fn webhook(ingress: &Ingress, request: Request<Incoming>) -> Reply {
         StatusCode::OK,
         json!({"ok": true, "outcome": outcome.as_str()}),
     )
+}
+
+/// Reads and drops what is left of an oversized body (up to 8 MiB, for at most 2 s) so the
+/// client gets its 413 instead of a reset connection; anything bigger is cut off.
+async fn discard(mut body: Incoming) {
+    const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
+    let drain = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
 }
 
 /// `{"verification_token": "…"}` (and nothing that looks like an event).
