@@ -129,7 +129,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
         triggers.request(SweepKind::Full);
     }
     let scheduler = schedule(config, &triggers).await?;
-    check_token(&ctx.client).await;
+    // Reported in the background: READY must not wait on the network (a hung network at
+    // boot would otherwise outlast systemd's start timeout).
+    tokio::spawn(check_token(ctx.client.clone()));
     if !config.webhooks_enabled {
         tracing::info!(cron = %config.incremental_cron, "webhooks are off: polling only (incremental sweeps keep the mirror current)");
     }
@@ -174,7 +176,7 @@ async fn schedule(
 
 /// One users/me call at start: a rejected token is reported at once (webhooks are still
 /// stored, work retries slowly until the token is fixed).
-async fn check_token(client: &Client) {
+async fn check_token(client: Client) {
     match client.users_me().await {
         Ok(_) => {}
         Err(e @ NotionError::Unauthorized(_)) => {

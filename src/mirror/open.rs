@@ -117,7 +117,35 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // Keep the page cache small: the daemon's memory budget is tens of MiB.
     conn.pragma_update(None, "cache_size", -8192)?;
     conn.set_prepared_statement_cache_capacity(64);
+    // A checkpointed WAL is truncated to this size instead of growing without bound.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    persist_wal(conn);
     Ok(())
+}
+
+/// Keeps the `-wal` and `-shm` files when the daemon closes the mirror
+/// (`SQLITE_FCNTL_PERSIST_WAL`): a read-only reader (an admin's `sqlite3` in the service's
+/// group, see systemd/README.md) cannot create them, so without this it could not open the
+/// mirror while the daemon is stopped.
+fn persist_wal(conn: &Connection) {
+    use rusqlite::ffi;
+    let mut on: std::os::raw::c_int = 1;
+    // SAFETY: `handle()` is the open connection owned by `conn`, valid for this call; the
+    // file-control op reads and writes the int `on`, which outlives the call.
+    let rc = unsafe {
+        ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&mut on as *mut std::os::raw::c_int).cast(),
+        )
+    };
+    if rc != ffi::SQLITE_OK {
+        tracing::warn!(
+            code = rc,
+            "cannot keep the WAL files persistent; read-only readers need the daemon running"
+        );
+    }
 }
 
 fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
@@ -172,6 +200,9 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         drop(conn);
+        // The WAL files outlive the connection (read-only readers need them).
+        assert!(path.with_extension("db-wal").exists());
+        assert!(path.with_extension("db-shm").exists());
         // Re-opening an up-to-date mirror is a no-op.
         open_read_write(&path).unwrap();
     }
