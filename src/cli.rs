@@ -22,6 +22,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Secrets and systemd variables, which are read from the environment only.
+const ENV_HELP: &str = "Environment (secrets are never flags):
+  NOTION_TOKEN              the integration's secret (ntn_…); required
+  $CREDENTIALS_DIRECTORY/notion-token
+                            used instead under systemd (LoadCredential=notion-token:…)
+  NOTION_WEBHOOK_TOKEN      the webhook verification token, when captured elsewhere
+  STATE_DIRECTORY           under systemd the mirror defaults to $STATE_DIRECTORY/mirror.db
+  RUST_LOG                  log filter, overrides --log
+
+Config file keys (TOML, lower precedence than flags and environment) are listed in README.md.";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon: webhook server, queue workers, reconciliation sweeps.
@@ -29,11 +40,13 @@ pub enum Command {
     /// Needs NOTION_TOKEN (or a systemd credential `notion-token`). Handles SIGHUP (full
     /// resync) and SIGTERM/SIGINT (graceful stop). Notifies systemd when run as
     /// Type=notify. With an empty mirror it starts with a full sweep.
+    #[command(after_long_help = ENV_HELP)]
     Run(RunArgs),
     /// Run one full sync in the foreground, then exit (0 when the mirror is complete).
     ///
     /// Re-running is incremental: unchanged pages keep their content without refetching.
     /// Ctrl-C stops cleanly; the next run resumes.
+    #[command(after_long_help = ENV_HELP)]
     Sync(SyncArgs),
     /// Ask the running daemon for a full resync (like `kill -HUP` / `systemctl reload`).
     Resync(DbArgs),
