@@ -1,0 +1,285 @@
+//! What an operator runs: `status` (human and JSON, while the daemon runs), `retry`,
+//! `demo`, every subcommand's `--help`, and the SQL the README shows.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use notion_mirror::queue::{self, reason, Kind, Outcome, Signal};
+use notion_mirror::sim::{GenConfig, Knobs};
+use serde_json::Value;
+
+fn notion_mirror(db: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(common::binary())
+        .args(args)
+        .env_clear()
+        .env("HOME", db.parent().unwrap())
+        .env("NOTION_MIRROR_DB", db)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Parks one work item with an error, as repeated failures would.
+fn park_one(db: &std::path::Path, id: &str) {
+    let conn = notion_mirror::mirror::open::open_read_write(db).unwrap();
+    queue::enqueue(
+        &conn,
+        &Signal::new(Kind::Page, id, reason::PROPERTIES, 0),
+        0,
+    )
+    .unwrap();
+    let item = queue::claim(&conn, 0, 1, 1000).unwrap().remove(0);
+    queue::complete(
+        &conn,
+        &item,
+        &Outcome::Park {
+            error: "503 service_unavailable".into(),
+        },
+        0,
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_the_mirror_while_the_daemon_runs() {
+    let sim = common::sim(GenConfig::small(41), Knobs::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config(&sim, dir.path());
+    let daemon = notion_mirror::daemon::start(&config).await.unwrap();
+    let c = config.clone();
+    common::wait_for("the first full sweep", Duration::from_secs(60), || {
+        let c = c.clone();
+        async move {
+            common::count(
+                &c,
+                "select count(*) from sync_runs where finished_at is not null",
+            ) > 0
+        }
+    })
+    .await;
+    let db = config.db_path.clone();
+
+    let (code, out, err) = notion_mirror(&db, &["status"]);
+    assert_eq!(code, 0, "{err}");
+    let pages = common::count(&config, "select count(*) from pages");
+    assert!(out.contains(&format!("pages {pages}")), "{out}");
+    assert!(
+        out.contains("full sweep") && out.contains("requests"),
+        "{out}"
+    );
+    assert!(out.contains("verification token not received yet"), "{out}");
+    assert!(out.contains("webhooks    none received yet"), "{out}");
+
+    let (code, _, err) = notion_mirror(&db, &["status", "--show-token"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no verification token stored yet"), "{err}");
+
+    // The handshake arrives; then a second, different one.
+    let client = common::http();
+    let url = format!("http://{}/webhook", daemon.addr);
+    for token in ["secret_one", "secret_two"] {
+        let body = format!("{{\"verification_token\":\"{token}\"}}");
+        assert_eq!(
+            client
+                .post(&url)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            200
+        );
+    }
+    let (code, out, _) = notion_mirror(&db, &["status", "--show-token"]);
+    assert_eq!((code, out.trim()), (0, "secret_one"));
+    let (_, out, _) = notion_mirror(&db, &["status"]);
+    assert!(out.contains("PENDING"), "{out}");
+
+    let (code, json, err) = notion_mirror(&db, &["status", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let status: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(status["counts"]["pages"].as_i64(), Some(pages));
+    assert_eq!(
+        status["webhooks"]["verification_token_stored"],
+        Value::Bool(true)
+    );
+    assert_eq!(status["webhooks"]["pending_token"], Value::Bool(true));
+    assert!(status["last_full_sweep"]["requests"].as_i64().unwrap() > 0);
+    assert!(status["last_incremental_sweep"].is_null());
+    assert!(
+        !json.contains("secret_one"),
+        "status never prints the token unless asked"
+    );
+
+    let (code, out, _) = notion_mirror(&db, &["status", "--accept-pending-token", "--show-token"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("now active") && out.trim_end().ends_with("secret_two"),
+        "{out}"
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_failures_are_shown_and_retry_requeues_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mirror.db");
+    park_one(&db, "5f3c0000-0000-4000-8000-000000000001");
+    let (_, out, _) = notion_mirror(&db, &["status"]);
+    assert!(out.contains("1 parked"), "{out}");
+    assert!(
+        out.contains("503 service_unavailable") && out.contains("notion-mirror retry"),
+        "{out}"
+    );
+    let (code, out, err) = notion_mirror(&db, &["retry"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("requeued 1 parked item"), "{out}");
+    let conn = notion_mirror::mirror::open::open_read_only(&db).unwrap();
+    let state: String = conn
+        .query_row("select state from queue", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(state, "pending");
+    let missing = dir.path().join("nothing-here.db");
+    let (code, _, err) = notion_mirror(&missing, &["status"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no mirror at"), "{err}");
+}
+
+#[test]
+fn the_demo_shows_each_edit_arriving_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = Command::new(common::binary())
+        .args(["demo", "--dir"])
+        .arg(dir.path())
+        .env_clear()
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    for step in ["1. rename", "2. tick", "3. comment", "4. move", "5. add a"] {
+        assert!(stdout.contains(step), "missing {step}: {stdout}");
+    }
+    assert_eq!(stdout.matches("visible after").count(), 5, "{stdout}");
+    assert!(
+        stdout.contains(dir.path().join("mirror.db").to_str().unwrap()),
+        "prints the mirror path"
+    );
+    assert!(!stdout.contains("demo step failed"), "{stdout}");
+}
+
+#[test]
+fn every_subcommand_explains_itself() {
+    for sub in ["run", "sync", "resync", "status", "retry", "demo", "sim"] {
+        let out = Command::new(common::binary())
+            .args([sub, "--help"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{sub} --help");
+        assert!(text.contains("Usage: notion-mirror"), "{sub}: {text}");
+    }
+    for sub in ["run", "sync"] {
+        let out = Command::new(common::binary())
+            .args([sub, "--help"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        for var in [
+            "NOTION_TOKEN",
+            "NOTION_API_URL",
+            "NOTION_MIRROR_DB",
+            "NOTION_MIRROR_RATE",
+        ] {
+            assert!(text.contains(var), "{sub} --help names {var}");
+        }
+    }
+    let out = Command::new(common::binary())
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for var in [
+        "NOTION_MIRROR_LISTEN",
+        "NOTION_MIRROR_INCREMENTAL",
+        "NOTION_MIRROR_FULL",
+        "NOTION_WEBHOOK_TOKEN",
+    ] {
+        assert!(text.contains(var), "run --help names {var}");
+    }
+    let out = Command::new(common::binary())
+        .args(["sync", "--rate", "fast"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a bad flag is a usage error");
+}
+
+/// The `sqlite3 mirror.db '…'` lines of README.md, as SQL.
+fn readme_queries() -> Vec<String> {
+    let readme = include_str!("../README.md");
+    readme
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("sqlite3 mirror.db "))
+        .map(|rest| {
+            let quote = rest.chars().next().unwrap();
+            rest.trim_matches(quote).replace("\\\"", "\"").to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_query_in_the_readme_runs_on_a_real_mirror() {
+    let sim = common::sim(GenConfig::small(42), Knobs::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config(&sim, dir.path());
+    assert!(matches!(
+        common::sync(&config).await,
+        notion_mirror::sync::SyncEnd::Complete(_)
+    ));
+    // Give the tombstones query something to show.
+    let page = sim.read(|ws| {
+        let tasks = ws.find_data_source_by_title("Tasks").unwrap();
+        ws.rows_of(&tasks)[0].clone()
+    });
+    sim.mutate(notion_mirror::sim::Mutation::RevokeAccess { page_id: page })
+        .unwrap();
+    assert!(matches!(
+        common::sync(&config).await,
+        notion_mirror::sync::SyncEnd::Complete(_)
+    ));
+    let queries = readme_queries();
+    assert!(queries.len() >= 6, "found {} README queries", queries.len());
+    let conn = common::open(&config);
+    for sql in &queries {
+        let mut stmt = conn
+            .prepare(sql)
+            .unwrap_or_else(|e| panic!("README query fails: {sql}\n{e}"));
+        let columns = stmt.column_count();
+        let rows: Vec<Vec<rusqlite::types::Value>> = stmt
+            .query_map([], |r| (0..columns).map(|i| r.get(i)).collect())
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("README query fails: {sql}\n{e}"));
+        assert!(
+            !rows.is_empty(),
+            "README query returns nothing on the demo workspace: {sql}"
+        );
+    }
+}
