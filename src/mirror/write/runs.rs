@@ -1,0 +1,68 @@
+//! Settings (key/value) and `sync_runs` records.
+//!
+//! Invariant: a sweep's row is opened when it starts and closed with its figures.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::mirror::{now_iso, StoreError};
+
+/// Reads a setting.
+/// Reads a setting.
+pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+/// Writes a setting.
+pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([key, value])?;
+    Ok(())
+}
+
+/// Deletes a setting.
+pub fn delete_setting(conn: &Connection, key: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM settings WHERE key = ?1")?
+        .execute([key])?;
+    Ok(())
+}
+
+/// Opens a `sync_runs` row; returns its id.
+pub fn start_run(conn: &Connection, kind: &str) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO sync_runs (kind, started_at) VALUES (?1, ?2)",
+        params![kind, now_iso()],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The figures a finished sweep records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFigures {
+    pub requests: u64,
+    pub objects: u64,
+    pub removed: u64,
+    pub error: Option<String>,
+}
+
+/// Closes a `sync_runs` row.
+pub fn finish_run(conn: &Connection, run_id: i64, figures: &RunFigures) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE sync_runs SET finished_at = ?2, requests = ?3, objects = ?4, removed = ?5, error = ?6
+         WHERE id = ?1",
+        params![
+            run_id,
+            now_iso(),
+            figures.requests as i64,
+            figures.objects as i64,
+            figures.removed as i64,
+            figures.error
+        ],
+    )?;
+    Ok(())
+}
