@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    advance_watermark, bump, edited, enqueue_content, is_row, object_id, sweep_signal,
+    advance_watermark, bump, edited, enqueue_content, is_row, object_id, row_source, sweep_signal,
     wait_for_sweep_work, SweepOptions,
 };
 use crate::fetch::{pages, sources, Ctx, FetchError, Report};
@@ -30,6 +30,8 @@ pub(super) async fn full(
     let mut seen_pages: HashSet<String> = HashSet::new();
     let mut seen_sources: BTreeSet<String> = BTreeSet::new();
     let mut watermark: Option<String> = None;
+    // Rows search showed, with their data source: normally their query lists them again.
+    let mut rows_in_search: Vec<(String, String)> = Vec::new();
 
     // 1. Search: standalone pages (written from the results) and data sources.
     let mut search = ctx.client.search(json!({}));
@@ -47,6 +49,11 @@ pub(super) async fn full(
                 Some("page") if !is_row(&object) => {
                     seen_pages.insert(id);
                     standalone.push(object);
+                }
+                Some("page") => {
+                    if let Some(ds) = row_source(&object) {
+                        rows_in_search.push((id, ds));
+                    }
                 }
                 _ => {}
             }
@@ -83,6 +90,15 @@ pub(super) async fn full(
             }
         }
     }
+
+    // A row shared on its own, whose data source the integration cannot query: no listing
+    // will show it again, so it is fetched directly.
+    let orphans: Vec<Signal> = rows_in_search
+        .into_iter()
+        .filter(|(id, ds)| !seen_sources.contains(ds) && seen_pages.insert(id.clone()))
+        .map(|(id, _)| sweep_signal(Kind::Page, &id, reason::PROPERTIES))
+        .collect();
+    ctx.enqueue(orphans).await?;
 
     // 3. Content that is due, comment lists, and absences to confirm.
     let due = ctx.store.read(read::pages_with_content_due).await?;

@@ -5,12 +5,14 @@
 //! Invariant: the watermark moves only after the enqueued work is done and only when every
 //! query succeeded.
 
+use std::collections::HashSet;
+
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    advance_watermark, bump, edited, enqueue_content, full::full, is_row, object_id, sweep_signal,
-    wait_for_sweep_work, SweepOptions, WATERMARK_KEY,
+    advance_watermark, bump, edited, enqueue_content, full::full, is_row, object_id, row_source,
+    sweep_signal, wait_for_sweep_work, SweepOptions, WATERMARK_KEY,
 };
 use crate::fetch::{pages, sources, Ctx, FetchError, Report};
 use crate::mirror::{read, write};
@@ -38,6 +40,7 @@ pub(super) async fn incremental(
 
     // 1. Search, newest first, until past `since`.
     let mut changed_sources: Vec<Value> = Vec::new();
+    let mut rows: Vec<Value> = Vec::new();
     let mut search = ctx
         .client
         .search(json!({"sort": {"timestamp": "last_edited_time", "direction": "descending"}}));
@@ -56,6 +59,7 @@ pub(super) async fn incremental(
             match object.get("object").and_then(Value::as_str) {
                 Some("data_source") => changed_sources.push(object),
                 Some("page") if !is_row(&object) => standalone.push(object),
+                Some("page") => rows.push(object),
                 _ => {}
             }
         }
@@ -92,6 +96,20 @@ pub(super) async fn incremental(
         }
     }
     ctx.enqueue(signals).await?;
+
+    // Rows whose data source the mirror does not query (a row shared on its own) are
+    // written from the search result; the others come from their source's query below.
+    let queried: HashSet<String> = ctx
+        .store
+        .read(read::live_data_sources)
+        .await?
+        .into_iter()
+        .chain(changed_sources.iter().filter_map(object_id))
+        .collect();
+    rows.retain(|r| row_source(r).is_some_and(|ds| !queried.contains(&ds)));
+    let (written, due) = pages::write_pages(ctx, rows, true, PRIORITY_SWEEP).await?;
+    report.add(written);
+    enqueue_content(ctx, &due).await?;
 
     // 3. Rows edited since `since`, per data source (search misses rows).
     let live = ctx.store.read(read::live_data_sources).await?;

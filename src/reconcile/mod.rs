@@ -87,6 +87,13 @@ fn object_id(object: &Value) -> Option<String> {
         .and_then(ids::normalize)
 }
 
+/// The data source a row page belongs to.
+fn row_source(page: &Value) -> Option<String> {
+    page.pointer("/parent/data_source_id")
+        .and_then(Value::as_str)
+        .and_then(ids::normalize)
+}
+
 fn is_row(page: &Value) -> bool {
     page.pointer("/parent/type").and_then(Value::as_str) == Some("data_source_id")
 }
