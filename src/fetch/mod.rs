@@ -183,9 +183,11 @@ pub fn error_policy(
     // An invalid token stops everything until the operator fixes it: retry slowly.
     let delay = match error {
         FetchError::Notion(NotionError::Unauthorized(_)) => Duration::from_secs(300),
+        // 15 s, 30 s, 1 min … capped at 30 min (half to full of each ceiling): eight
+        // attempts span about 45 minutes, longer than most Notion incidents.
         _ => backoff::full_jitter(
             attempt,
-            Duration::from_secs(5),
+            Duration::from_secs(15),
             Duration::from_secs(1800),
             0.5 + rand::random::<f64>() / 2.0,
         ),
@@ -208,7 +210,7 @@ mod tests {
         let transient = FetchError::Notion(NotionError::Transient("503".into()));
         match error_policy(&transient, 0, 8, 1_000) {
             Outcome::RetryAt { at, .. } => {
-                assert!((6_000..=11_000).contains(&at), "{at}")
+                assert!((16_000..=31_000).contains(&at), "{at}")
             }
             other => panic!("{other:?}"),
         }
@@ -226,6 +228,6 @@ mod tests {
             Outcome::Park { .. }
         ));
         let later = error_policy(&transient, 5, 8, 0);
-        assert!(matches!(later, Outcome::RetryAt { at, .. } if at > 40_000));
+        assert!(matches!(later, Outcome::RetryAt { at, .. } if at > 240_000));
     }
 }

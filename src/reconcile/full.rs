@@ -17,7 +17,7 @@ use crate::fetch::{pages, sources, Ctx, FetchError, Report};
 use crate::ids;
 use crate::mirror::{read, write};
 use crate::notion::NotionError;
-use crate::queue::{reason, Kind, Signal, PRIORITY_SWEEP};
+use crate::queue::{self, reason, Kind, Signal, PRIORITY_SWEEP};
 
 /// The listing part of a full sweep, then absences, then waiting for the enqueued work.
 pub(super) async fn full(
@@ -25,6 +25,14 @@ pub(super) async fn full(
     options: &SweepOptions,
     shutdown: &CancellationToken,
 ) -> Result<(Report, Vec<String>), FetchError> {
+    // A full sweep gives work parked by earlier failures a fresh start.
+    let revived = ctx
+        .store
+        .write(|c| queue::retry_parked(c, queue::now_ms()))
+        .await?;
+    if revived > 0 {
+        tracing::info!(items = revived, "parked work requeued by the full sweep");
+    }
     let mut report = sources::refresh_users(ctx).await?;
     let mut errors = Vec::new();
     let mut seen_pages: HashSet<String> = HashSet::new();
