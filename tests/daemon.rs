@@ -505,3 +505,50 @@ async fn sigterm_during_work_exits_zero_and_leaves_no_lease() {
     );
     assert!(!config.pid_path().exists(), "pid file removed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_only_mode_has_no_webhook_endpoint() {
+    let sim = common::sim(GenConfig::small(26), Knobs::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(&sim, dir.path());
+    config.webhooks_enabled = false;
+    let daemon = daemon::start(&config).await.unwrap();
+    let client = common::http();
+    let base = format!("http://{}", daemon.addr);
+    let handshake = br#"{"verification_token":"secret_x"}"#;
+    assert_eq!(
+        post(&client, &format!("{base}/webhook"), handshake, None).await,
+        404
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    // The start-up sweep still fills the mirror; incremental sweeps keep it current
+    // (see tests/reconcile.rs, where every webhook is dropped).
+    let c = config.clone();
+    common::wait_for("the start-up sweep", Duration::from_secs(60), || {
+        let c = c.clone();
+        async move {
+            common::count(
+                &c,
+                "select count(*) from sync_runs where finished_at is not null",
+            ) > 0
+        }
+    })
+    .await;
+    assert_eq!(
+        common::count(
+            &config,
+            "select count(*) from settings where key like 'webhook.%'"
+        ),
+        0
+    );
+    daemon.stop().await;
+}

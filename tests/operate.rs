@@ -283,3 +283,65 @@ async fn every_query_in_the_readme_runs_on_a_real_mirror() {
         );
     }
 }
+
+#[test]
+fn the_sim_command_serves_a_workspace_that_sync_mirrors_completely() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut sim = Command::new(common::binary())
+        .args(["sim", "--seed", "1", "--rate-limit", "0", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(sim.stdout.take().unwrap()).lines();
+    let api = lines.next().unwrap().unwrap();
+    let token = lines.next().unwrap().unwrap();
+    let api = api
+        .strip_prefix("api: ")
+        .expect("first line names the API")
+        .to_string();
+    let token = token
+        .strip_prefix("token: ")
+        .expect("second line names the token")
+        .to_string();
+    std::thread::spawn(move || for _ in lines {});
+    let out = Command::new(common::binary())
+        .args(["sync", "--quiet"])
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("NOTION_TOKEN", &token)
+        .env("NOTION_API_URL", &api)
+        .env("NOTION_MIRROR_DB", dir.path().join("mirror.db"))
+        .env("NOTION_MIRROR_RATE", "200")
+        .output()
+        .unwrap();
+    let _ = sim.kill();
+    let _ = sim.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("synced") && stdout.contains("requests"),
+        "{stdout}"
+    );
+    let conn = notion_mirror::mirror::open::open_read_only(&dir.path().join("mirror.db")).unwrap();
+    let tasks: i64 = conn
+        .query_row("select count(*) from tasks", [], |r| r.get(0))
+        .unwrap();
+    assert!(tasks > 0);
+    let bad = Command::new(common::binary())
+        .args(["sim", "--fail-rate", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "bad flags are usage errors");
+}
