@@ -11,22 +11,9 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use crate::mirror::{open, write, StoreError};
+use crate::mirror::{open, write, StoreError, USER_TABLES};
 use crate::queue;
 use crate::webhook::ingest::{ACTIVE_TOKEN_KEY, PENDING_TOKEN_KEY};
-
-const TABLES: &[&str] = &[
-    "pages",
-    "databases",
-    "data_sources",
-    "property_values",
-    "blocks",
-    "comments",
-    "users",
-    "tombstones",
-    "webhook_events",
-    "sync_runs",
-];
 
 #[derive(Debug, Serialize)]
 pub struct Run {
@@ -82,7 +69,7 @@ pub struct Status {
 pub fn gather(path: &Path) -> Result<Status, StoreError> {
     let conn = open::open_read_only(path)?;
     let mut counts = BTreeMap::new();
-    for table in TABLES {
+    for table in USER_TABLES {
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
         counts.insert(table.to_string(), n);
     }

@@ -15,6 +15,33 @@ pub mod write;
 
 pub use store::Store;
 
+/// The tables users read (`status` counts their rows).
+pub const USER_TABLES: &[&str] = &[
+    "pages",
+    "databases",
+    "data_sources",
+    "property_values",
+    "blocks",
+    "comments",
+    "users",
+    "tombstones",
+    "webhook_events",
+    "sync_runs",
+];
+
+/// The schema's other names (with the FTS5 shadow tables): typed views never take them.
+pub const INTERNAL_NAMES: &[&str] = &[
+    "settings",
+    "search",
+    "search_data",
+    "search_idx",
+    "search_content",
+    "search_docsize",
+    "search_config",
+    "queue",
+    "typed_views",
+];
+
 /// Errors from the mirror store. None is retryable by waiting: they are disk, schema or
 /// programming problems, reported with the path or statement involved.
 #[derive(Debug, thiserror::Error)]

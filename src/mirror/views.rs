@@ -9,31 +9,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use rusqlite::{params, Connection};
 use serde_json::Value;
 
-use super::StoreError;
+use super::{StoreError, INTERNAL_NAMES, USER_TABLES};
 use crate::ids;
-
-/// Tables and FTS shadow tables a view name must never shadow.
-const RESERVED: &[&str] = &[
-    "pages",
-    "databases",
-    "data_sources",
-    "property_values",
-    "blocks",
-    "comments",
-    "users",
-    "tombstones",
-    "webhook_events",
-    "sync_runs",
-    "settings",
-    "search",
-    "search_data",
-    "search_idx",
-    "search_content",
-    "search_docsize",
-    "search_config",
-    "queue",
-    "typed_views",
-];
 
 /// The fixed leading columns of every typed view.
 pub const FIXED_COLUMNS: &[&str] = &["id", "url", "created_time", "last_edited_time", "in_trash"];
@@ -114,7 +91,8 @@ pub fn view_names(sources: &[SourceSchema]) -> BTreeMap<String, String> {
         .map(|(id, base)| {
             let folded = base.to_ascii_lowercase();
             let collides = counts.get(&folded).copied().unwrap_or(0) > 1
-                || RESERVED.contains(&folded.as_str());
+                || USER_TABLES.contains(&folded.as_str())
+                || INTERNAL_NAMES.contains(&folded.as_str());
             let name = if collides {
                 format!("{base}_{}", ids::short(&id))
             } else {

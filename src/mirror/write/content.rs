@@ -9,8 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 use super::{
-    clean_raw, existing_raw, forget_tombstone, id_of, parent_of, str_field, tombstone, trashed,
-    Removal, Upsert,
+    clean_raw, id_of, parent_of, str_field, tombstone, trashed, Incoming, Removal, Upsert,
 };
 use crate::ids;
 use crate::mirror::{text, StoreError};
@@ -204,14 +203,12 @@ pub fn upsert_comment(
     page_id: &str,
     comment: Value,
 ) -> Result<Upsert, StoreError> {
-    let comment = clean_raw(comment);
-    let id = id_of(&comment)?;
-    let raw = comment.to_string();
-    let previous = existing_raw(conn, "comments", &id)?;
-    if previous.as_deref() == Some(raw.as_str()) {
+    let incoming = Incoming::read(conn, "comments", comment)?;
+    if incoming.unchanged() {
         return Ok(Upsert::Unchanged);
     }
-    let (parent_type, parent_id) = parent_of(&comment);
+    let (comment, id, raw) = (&incoming.object, &incoming.id, &incoming.raw);
+    let (parent_type, parent_id) = parent_of(comment);
     conn.prepare_cached(
         "INSERT INTO comments (id, raw, page_id, parent_type, parent_id, discussion_id, text,
                                created_time, last_edited_time, created_by)
@@ -228,20 +225,16 @@ pub fn upsert_comment(
         page_id,
         parent_type,
         parent_id.unwrap_or_default(),
-        str_field(&comment, "discussion_id").map(|d| ids::normalize_or_keep(&d)),
-        text::comment(&comment),
-        str_field(&comment, "created_time").unwrap_or_default(),
-        str_field(&comment, "last_edited_time"),
+        str_field(comment, "discussion_id").map(|d| ids::normalize_or_keep(&d)),
+        text::comment(comment),
+        str_field(comment, "created_time").unwrap_or_default(),
+        str_field(comment, "last_edited_time"),
         comment
             .pointer("/created_by/id")
             .and_then(Value::as_str)
             .map(ids::normalize_or_keep),
     ])?;
-    if previous.is_none() {
-        forget_tombstone(conn, "comment", &id)?;
-        return Ok(Upsert::New);
-    }
-    Ok(Upsert::Changed)
+    incoming.written(conn, "comment")
 }
 
 /// Which of a page's comments a complete listing covered.

@@ -92,6 +92,44 @@ pub fn parent_of(object: &Value) -> (String, Option<String>) {
     (kind, id)
 }
 
+/// An object about to be upserted: cleaned of `request_id`, keyed by its normalized id,
+/// serialized, beside what the mirror holds for it.
+pub(crate) struct Incoming {
+    pub object: Value,
+    pub id: String,
+    pub raw: String,
+    pub previous: Option<String>,
+}
+
+impl Incoming {
+    pub(crate) fn read(conn: &Connection, table: &str, object: Value) -> Result<Self, StoreError> {
+        let object = clean_raw(object);
+        let id = id_of(&object)?;
+        let raw = object.to_string();
+        let previous = existing_raw(conn, table, &id)?;
+        Ok(Incoming {
+            object,
+            id,
+            raw,
+            previous,
+        })
+    }
+
+    /// The mirror already holds exactly this JSON.
+    pub(crate) fn unchanged(&self) -> bool {
+        self.previous.as_deref() == Some(self.raw.as_str())
+    }
+
+    /// Call after writing: an object new to the mirror loses any tombstone it had.
+    pub(crate) fn written(&self, conn: &Connection, object: &str) -> Result<Upsert, StoreError> {
+        if self.previous.is_none() {
+            forget_tombstone(conn, object, &self.id)?;
+            return Ok(Upsert::New);
+        }
+        Ok(Upsert::Changed)
+    }
+}
+
 /// Did an upsert change anything?
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upsert {

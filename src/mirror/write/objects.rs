@@ -8,20 +8,15 @@ use std::collections::HashSet;
 use rusqlite::{params, Connection};
 use serde_json::Value;
 
-use super::{
-    clean_raw, existing_raw, forget_tombstone, id_of, parent_of, str_field, tombstone, trashed,
-    Removal, Upsert,
-};
+use super::{id_of, parent_of, str_field, tombstone, trashed, Incoming, Removal, Upsert};
 use crate::ids;
 use crate::mirror::{now_iso, properties, text, views, StoreError};
 
 /// Upserts a page (from GET, query or search results) and its property values.
 pub fn upsert_page(conn: &Connection, page: Value) -> Result<Upsert, StoreError> {
-    let page = clean_raw(page);
-    let id = id_of(&page)?;
-    let raw = page.to_string();
-    let previous = existing_raw(conn, "pages", &id)?;
-    if previous.as_deref() == Some(raw.as_str()) {
+    let incoming = Incoming::read(conn, "pages", page)?;
+    let (page, id, raw) = (&incoming.object, &incoming.id, &incoming.raw);
+    if incoming.unchanged() {
         conn.prepare_cached("UPDATE pages SET synced_at = ?2 WHERE id = ?1")?
             .execute(params![id, now_iso()])?;
         // Self-heal: property rows deleted or added behind our back are rewritten.
@@ -33,15 +28,15 @@ pub fn upsert_page(conn: &Connection, page: Value) -> Result<Upsert, StoreError>
             .and_then(Value::as_object)
             .map_or(0, |p| p.len() as i64);
         if rows != expected {
-            write_property_values(conn, &id, &page)?;
+            write_property_values(conn, id, page)?;
         }
         return Ok(Upsert::Unchanged);
     }
-    let (parent_type, parent_id) = parent_of(&page);
+    let (parent_type, parent_id) = parent_of(page);
     let data_source_id = (parent_type == "data_source_id")
         .then(|| parent_id.clone())
         .flatten();
-    let title = text::page_title(&page);
+    let title = text::page_title(page);
     conn.prepare_cached(
         "INSERT INTO pages (id, raw, parent_type, parent_id, data_source_id, title, url,
                             created_time, last_edited_time, in_trash, synced_at)
@@ -59,19 +54,15 @@ pub fn upsert_page(conn: &Connection, page: Value) -> Result<Upsert, StoreError>
         parent_id,
         data_source_id,
         title,
-        str_field(&page, "url"),
-        str_field(&page, "created_time").unwrap_or_default(),
-        str_field(&page, "last_edited_time").unwrap_or_default(),
-        trashed(&page),
+        str_field(page, "url"),
+        str_field(page, "created_time").unwrap_or_default(),
+        str_field(page, "last_edited_time").unwrap_or_default(),
+        trashed(page),
         now_iso(),
     ])?;
-    write_property_values(conn, &id, &page)?;
-    follow_title(conn, &id, "child_page", &title)?;
-    if previous.is_none() {
-        forget_tombstone(conn, "page", &id)?;
-        return Ok(Upsert::New);
-    }
-    Ok(Upsert::Changed)
+    write_property_values(conn, id, page)?;
+    follow_title(conn, id, "child_page", &title)?;
+    incoming.written(conn, "page")
 }
 
 fn write_property_values(conn: &Connection, page_id: &str, page: &Value) -> Result<(), StoreError> {
@@ -113,15 +104,13 @@ fn follow_title(conn: &Connection, id: &str, kind: &str, title: &str) -> Result<
 
 /// Upserts a database container.
 pub fn upsert_database(conn: &Connection, db: Value) -> Result<Upsert, StoreError> {
-    let db = clean_raw(db);
-    let id = id_of(&db)?;
-    let raw = db.to_string();
-    let previous = existing_raw(conn, "databases", &id)?;
-    if previous.as_deref() == Some(raw.as_str()) {
+    let incoming = Incoming::read(conn, "databases", db)?;
+    if incoming.unchanged() {
         return Ok(Upsert::Unchanged);
     }
-    let (parent_type, parent_id) = parent_of(&db);
-    let title = text::object_title(&db);
+    let (db, id, raw) = (&incoming.object, &incoming.id, &incoming.raw);
+    let (parent_type, parent_id) = parent_of(db);
+    let title = text::object_title(db);
     conn.prepare_cached(
         "INSERT INTO databases (id, raw, parent_type, parent_id, title, in_trash, last_edited_time, synced_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -135,32 +124,26 @@ pub fn upsert_database(conn: &Connection, db: Value) -> Result<Upsert, StoreErro
         parent_type,
         parent_id,
         title,
-        trashed(&db),
-        str_field(&db, "last_edited_time").unwrap_or_default(),
+        trashed(db),
+        str_field(db, "last_edited_time").unwrap_or_default(),
         now_iso(),
     ])?;
-    follow_title(conn, &id, "child_database", &title)?;
-    if previous.is_none() {
-        forget_tombstone(conn, "database", &id)?;
-        return Ok(Upsert::New);
-    }
-    Ok(Upsert::Changed)
+    follow_title(conn, id, "child_database", &title)?;
+    incoming.written(conn, "database")
 }
 
 /// Upserts a data source; rebuilds the typed views when its title or schema changed.
 pub fn upsert_data_source(conn: &Connection, ds: Value) -> Result<Upsert, StoreError> {
-    let ds = clean_raw(ds);
-    let id = id_of(&ds)?;
-    let raw = ds.to_string();
-    let previous = existing_raw(conn, "data_sources", &id)?;
-    if previous.as_deref() == Some(raw.as_str()) {
+    let incoming = Incoming::read(conn, "data_sources", ds)?;
+    if incoming.unchanged() {
         return Ok(Upsert::Unchanged);
     }
+    let (ds, id, raw) = (&incoming.object, &incoming.id, &incoming.raw);
     let database_id = ds
         .pointer("/parent/database_id")
         .and_then(Value::as_str)
         .map(ids::normalize_or_keep);
-    let title = text::object_title(&ds);
+    let title = text::object_title(ds);
     conn.prepare_cached(
         "INSERT INTO data_sources (id, raw, database_id, title, in_trash, last_edited_time, synced_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -173,11 +156,11 @@ pub fn upsert_data_source(conn: &Connection, ds: Value) -> Result<Upsert, StoreE
         raw,
         database_id,
         title,
-        trashed(&ds),
-        str_field(&ds, "last_edited_time").unwrap_or_default(),
+        trashed(ds),
+        str_field(ds, "last_edited_time").unwrap_or_default(),
         now_iso(),
     ])?;
-    let schema_changed = match &previous {
+    let schema_changed = match &incoming.previous {
         None => true,
         Some(old) => {
             let old: Value = serde_json::from_str(old).unwrap_or(Value::Null);
@@ -187,22 +170,16 @@ pub fn upsert_data_source(conn: &Connection, ds: Value) -> Result<Upsert, StoreE
     if schema_changed {
         views::rebuild_all(conn)?;
     }
-    if previous.is_none() {
-        forget_tombstone(conn, "data_source", &id)?;
-        return Ok(Upsert::New);
-    }
-    Ok(Upsert::Changed)
+    incoming.written(conn, "data_source")
 }
 
 /// Upserts a user.
 pub fn upsert_user(conn: &Connection, user: Value) -> Result<Upsert, StoreError> {
-    let user = clean_raw(user);
-    let id = id_of(&user)?;
-    let raw = user.to_string();
-    let previous = existing_raw(conn, "users", &id)?;
-    if previous.as_deref() == Some(raw.as_str()) {
+    let incoming = Incoming::read(conn, "users", user)?;
+    if incoming.unchanged() {
         return Ok(Upsert::Unchanged);
     }
+    let (user, id, raw) = (&incoming.object, &incoming.id, &incoming.raw);
     conn.prepare_cached(
         "INSERT INTO users (id, raw, type, name, email) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (id) DO UPDATE SET raw = excluded.raw, type = excluded.type,
@@ -211,15 +188,11 @@ pub fn upsert_user(conn: &Connection, user: Value) -> Result<Upsert, StoreError>
     .execute(params![
         id,
         raw,
-        str_field(&user, "type"),
-        str_field(&user, "name"),
+        str_field(user, "type"),
+        str_field(user, "name"),
         user.pointer("/person/email").and_then(Value::as_str),
     ])?;
-    if previous.is_none() {
-        forget_tombstone(conn, "user", &id)?;
-        return Ok(Upsert::New);
-    }
-    Ok(Upsert::Changed)
+    incoming.written(conn, "user")
 }
 
 /// Replaces the users table with a complete listing. Returns `(changed, removed)`.
