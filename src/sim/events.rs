@@ -1,7 +1,7 @@
 //! Raw change events: what a workspace mutation tells the webhook sender.
 //!
 //! Invariant: a `RawEvent` is emitted once per mutation effect, before aggregation; the
-//! sender (see `webhook.rs`) aggregates, signs, delays, drops, duplicates and retries.
+//! sender (see `webhook/`) aggregates, signs, delays, drops, duplicates and retries.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
