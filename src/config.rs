@@ -67,6 +67,9 @@ pub struct Config {
     pub debounce: Duration,
     /// A failing work item is parked after this many attempts.
     pub max_attempts: u32,
+    /// The first retry of a failed work item waits about this long (then doubling, up to
+    /// 30 minutes).
+    pub retry_base: Duration,
     pub request_timeout: Duration,
     /// List comments per block too (inline discussions); `comments.scan_blocks`.
     pub scan_block_comments: bool,
@@ -114,6 +117,7 @@ pub struct FileConfig {
     pub max_in_flight: Option<usize>,
     pub debounce_ms: Option<u64>,
     pub max_attempts: Option<u32>,
+    pub retry_base_secs: Option<u64>,
     pub request_timeout_secs: Option<u64>,
     pub shutdown_timeout_secs: Option<u64>,
     #[serde(default)]
@@ -232,6 +236,7 @@ impl Config {
             max_in_flight: file.max_in_flight.unwrap_or(8),
             debounce: Duration::from_millis(over.debounce_ms.or(file.debounce_ms).unwrap_or(1000)),
             max_attempts: file.max_attempts.unwrap_or(8),
+            retry_base: Duration::from_secs(file.retry_base_secs.unwrap_or(15).max(1)),
             request_timeout: Duration::from_secs(
                 over.request_timeout_secs
                     .or(file.request_timeout_secs)

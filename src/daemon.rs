@@ -40,6 +40,7 @@ pub fn context(config: &Config, store: Store, metrics: Arc<Metrics>) -> anyhow::
         scan_block_comments: config.scan_block_comments,
         overlap: config.overlap,
         max_attempts: config.max_attempts,
+        retry_base: config.retry_base,
     };
     Ok(Ctx::new(client, store, options, metrics))
 }

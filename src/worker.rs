@@ -115,7 +115,7 @@ async fn finish(ctx: &Ctx, item: &WorkItem, result: Result<Report, FetchError>, 
             ctx.totals.record(*report);
             Outcome::Done
         }
-        Err(e) => fetch::error_policy(e, item.attempts, ctx.options.max_attempts, now),
+        Err(e) => fetch::error_policy(e, item.attempts, &ctx.options, now),
     };
     let label = match &outcome {
         Outcome::Done => "done",

@@ -355,3 +355,91 @@ async fn bad_input_gets_one_clear_line_and_a_non_zero_exit() {
         .count();
     assert_eq!(lines, 1, "one clear line: {err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_past_the_query_cap_are_fetched_in_created_time_windows() {
+    let mut knobs = Knobs::unlimited();
+    knobs.max_query_rows = 100;
+    let sim = common::sim(GenConfig::edge(12), knobs).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config(&sim, dir.path());
+    complete(common::sync(&config).await);
+    common::assert_mirror_equals(&sim, &config, Scope::default());
+    let biggest = common::count(&config, "select max(n) from (select count(*) n from pages where data_source_id is not null group by data_source_id)");
+    assert!(biggest > 250, "a source bigger than the cap: {biggest}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_mid_sync_are_retried_not_fatal() {
+    let sim = common::sim(GenConfig::small(13), Knobs::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(&sim, dir.path());
+    config.retry_base = Duration::from_secs(1);
+    // More failures in a row than one request retries: the work item fails and is retried.
+    sim.inject("blocks.children", 503, 8);
+    sim.inject("comments.list", 502, 8);
+    complete(common::sync(&config).await);
+    let stats = sim.stats();
+    assert_eq!(stats.status("blocks.children", 503), 8);
+    assert_eq!(stats.status("comments.list", 502), 8);
+    common::assert_mirror_equals(&sim, &config, Scope::default());
+    assert_eq!(
+        common::count(&config, "select count(*) from queue"),
+        0,
+        "nothing left parked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_the_sync_binary_cleanly_and_the_next_run_completes() {
+    let mut knobs = Knobs::unlimited();
+    knobs.latency = Duration::from_millis(15);
+    let sim = common::sim(GenConfig::small(14), knobs).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config(&sim, dir.path());
+    let run = || {
+        Command::new(common::binary())
+            .args(["sync", "--quiet"])
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("NOTION_TOKEN", sim.token())
+            .env("NOTION_API_URL", sim.base_url())
+            .env("NOTION_MIRROR_DB", &config.db_path)
+            .env("NOTION_MIRROR_RATE", "500")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let child = run();
+    let watcher = sim.clone();
+    common::wait_for("some content fetched", Duration::from_secs(30), || {
+        let s = watcher.clone();
+        async move { s.stats().endpoint("blocks.children") > 15 }
+    })
+    .await;
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("run `notion-mirror sync` again to resume"),
+        "{stderr}"
+    );
+    assert_eq!(
+        common::count(
+            &config,
+            "select count(*) from queue where state = 'running'"
+        ),
+        0
+    );
+    let out = run().wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::assert_mirror_equals(&sim, &config, Scope::default());
+}

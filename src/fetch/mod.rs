@@ -34,6 +34,8 @@ pub struct FetchOptions {
     pub overlap: Duration,
     /// Work items are parked after this many failed attempts.
     pub max_attempts: u32,
+    /// The first retry of a failed work item waits about this long (then doubling).
+    pub retry_base: Duration,
 }
 
 impl Default for FetchOptions {
@@ -42,6 +44,7 @@ impl Default for FetchOptions {
             scan_block_comments: true,
             overlap: Duration::from_secs(120),
             max_attempts: 8,
+            retry_base: Duration::from_secs(15),
         }
     }
 }
@@ -168,7 +171,7 @@ pub async fn run_item(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> 
 pub fn error_policy(
     error: &FetchError,
     attempts_before: u32,
-    max_attempts: u32,
+    options: &FetchOptions,
     now_ms: i64,
 ) -> Outcome {
     let message = error.to_string();
@@ -177,17 +180,17 @@ pub fn error_policy(
         FetchError::Notion(e) => e.is_retryable() || matches!(e, NotionError::Unauthorized(_)),
         FetchError::Store(_) => true,
     };
-    if !retryable || attempt >= max_attempts {
+    if !retryable || attempt >= options.max_attempts {
         return Outcome::Park { error: message };
     }
     // An invalid token stops everything until the operator fixes it: retry slowly.
     let delay = match error {
         FetchError::Notion(NotionError::Unauthorized(_)) => Duration::from_secs(300),
-        // 15 s, 30 s, 1 min … capped at 30 min (half to full of each ceiling): eight
+        // By default 15 s, 30 s, 1 min … capped at 30 min (half to full of each ceiling): eight
         // attempts span about 45 minutes, longer than most Notion incidents.
         _ => backoff::full_jitter(
             attempt,
-            Duration::from_secs(15),
+            options.retry_base,
             Duration::from_secs(1800),
             0.5 + rand::random::<f64>() / 2.0,
         ),
@@ -208,14 +211,14 @@ mod tests {
     #[test]
     fn policy_retries_transient_and_parks_the_rest() {
         let transient = FetchError::Notion(NotionError::Transient("503".into()));
-        match error_policy(&transient, 0, 8, 1_000) {
+        match error_policy(&transient, 0, &FetchOptions::default(), 1_000) {
             Outcome::RetryAt { at, .. } => {
                 assert!((16_000..=31_000).contains(&at), "{at}")
             }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            error_policy(&transient, 7, 8, 0),
+            error_policy(&transient, 7, &FetchOptions::default(), 0),
             Outcome::Park { .. }
         ));
         let invalid = FetchError::Notion(NotionError::Validation {
@@ -224,10 +227,10 @@ mod tests {
             message: "linked database".into(),
         });
         assert!(matches!(
-            error_policy(&invalid, 0, 8, 0),
+            error_policy(&invalid, 0, &FetchOptions::default(), 0),
             Outcome::Park { .. }
         ));
-        let later = error_policy(&transient, 5, 8, 0);
+        let later = error_policy(&transient, 5, &FetchOptions::default(), 0);
         assert!(matches!(later, Outcome::RetryAt { at, .. } if at > 240_000));
     }
 }
