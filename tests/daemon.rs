@@ -552,3 +552,74 @@ async fn polling_only_mode_has_no_webhook_endpoint() {
     );
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollups_follow_the_rows_they_read_and_nothing_else_is_refetched() {
+    use notion_mirror::sim::Mutation;
+    use serde_json::Map;
+    let sim = common::sim(GenConfig::small(27), Knobs::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, daemon) = start(&sim, dir.path()).await;
+    queue_idle(&config).await;
+    let mut hooks = sim.default_webhook_config(&format!("http://{}/webhook", daemon.addr));
+    hooks.aggregation_window = Duration::from_millis(100);
+    hooks.max_extra_delay = Duration::ZERO;
+    sim.start_webhooks(hooks);
+    let sender = sim.webhooks().unwrap();
+    assert_eq!(sender.send_verification().await, Ok(200));
+    let (project, task) = sim.read(|ws| {
+        let projects = ws.find_data_source_by_title("Projects").unwrap();
+        let tasks = ws.find_data_source_by_title("Tasks").unwrap();
+        let project = ws.rows_of(&projects)[0].clone();
+        let task = ws
+            .rows_of(&tasks)
+            .into_iter()
+            .find(|t| {
+                let raw = ws.page_api_json(t).unwrap_or_default();
+                raw.pointer("/properties/Project/relation/0/id")
+                    .and_then(|v| v.as_str())
+                    == Some(project.as_str())
+            })
+            .expect("a task of the project");
+        (project, task)
+    });
+    let edit = |page: &str, name: &str, value: Value| {
+        let mut values = Map::new();
+        values.insert(name.into(), value);
+        sim.mutate(Mutation::UpdateProperties {
+            page_id: page.into(),
+            values,
+        })
+        .unwrap();
+    };
+    let settle = || async {
+        assert!(
+            sim.webhooks()
+                .unwrap()
+                .quiesce(Duration::from_secs(30))
+                .await
+        );
+        queue_idle(&config).await;
+    };
+
+    // A project's budget moves every task's "Project budget" rollup: no event tells them.
+    edit(&project, "Budget", json!(123456));
+    settle().await;
+    common::assert_mirror_equals(&sim, &config, Scope::default());
+    // A task's estimate moves its project's "Total estimate".
+    edit(&task, "Estimate", json!(99));
+    settle().await;
+    common::assert_mirror_equals(&sim, &config, Scope::default());
+    // A property no rollup reads refetches the edited page only.
+    sim.reset_stats();
+    edit(&task, "Done", json!(true));
+    settle().await;
+    assert_eq!(
+        sim.stats().endpoint("pages.retrieve"),
+        1,
+        "{:?}",
+        sim.stats().by_endpoint()
+    );
+    common::assert_mirror_equals(&sim, &config, Scope::default());
+    daemon.stop().await;
+}

@@ -167,17 +167,23 @@ pub async fn write_pages(
                     .pointer("/parent/data_source_id")
                     .and_then(Value::as_str)
                     .map(ids::normalize_or_keep);
-                let readers = |c: &rusqlite::Connection| match &source {
-                    Some(ds) if links.iter().any(|l| &l.target == ds) => {
-                        read::rollup_dependents(c, &links, &id, ds)
-                    }
-                    _ => Ok(Vec::new()),
+                // Rollups over this page change with no event and no timestamp of their
+                // own: pages whose rollups read a property that changed are refetched.
+                let watched = source
+                    .as_ref()
+                    .is_some_and(|ds| links.iter().any(|l| &l.target == ds));
+                let previous: Option<Value> = if watched {
+                    read::raw_of(c, "pages", &id)?.and_then(|r| serde_json::from_str(&r).ok())
+                } else {
+                    None
                 };
-                let before = readers(c)?;
+                let changed = previous
+                    .as_ref()
+                    .map(|old| read::changed_properties(old, &page))
+                    .unwrap_or_default();
                 let upsert = write::upsert_page(c, page)?;
-                if upsert == write::Upsert::Changed {
-                    // Rollups over this page changed with no event and no timestamp of their own.
-                    for d in before.into_iter().chain(readers(c)?) {
+                if let (Some(ds), false) = (&source, changed.is_empty()) {
+                    for d in read::rollup_dependents(c, &links, &id, ds, &changed)? {
                         if !dependents.contains(&d) {
                             dependents.push(d);
                         }

@@ -190,6 +190,53 @@ pub struct RollupLink {
     pub source: String,
     pub relation_property_id: String,
     pub target: String,
+    /// The property of the target rows the rollup reads (id and/or name, as the schema
+    /// gives them): only a change to it changes the rollup.
+    pub rolled_property_id: Option<String>,
+    pub rolled_property_name: Option<String>,
+}
+
+impl RollupLink {
+    /// Whether this rollup reads one of `changed` (`(property id, name)` pairs of the
+    /// target row whose values changed).
+    pub fn reads_any(&self, changed: &[(String, String)]) -> bool {
+        changed.iter().any(|(id, name)| {
+            self.rolled_property_id
+                .as_deref()
+                .is_some_and(|r| percent_decode(r) == percent_decode(id))
+                || self.rolled_property_name.as_deref() == Some(name.as_str())
+        })
+    }
+}
+
+/// The properties whose values differ between two versions of a page: `(id, name)`.
+pub fn changed_properties(
+    old: &serde_json::Value,
+    new: &serde_json::Value,
+) -> Vec<(String, String)> {
+    let empty = serde_json::Map::new();
+    let old = old
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+        .unwrap_or(&empty);
+    let new = new
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+        .unwrap_or(&empty);
+    let mut out = Vec::new();
+    for (name, prop) in new.iter().chain(old.iter()) {
+        if old.get(name) != new.get(name) {
+            let id = prop
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or(name)
+                .to_string();
+            if !out.iter().any(|(_, n): &(String, String)| n == name) {
+                out.push((id, name.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// Every rollup dependency between mirrored data sources (read from their schemas).
@@ -239,6 +286,14 @@ pub fn rollup_links(conn: &Connection) -> Result<Vec<RollupLink>, StoreError> {
                 source: source.clone(),
                 relation_property_id: pid.to_string(),
                 target: crate::ids::normalize_or_keep(target),
+                rolled_property_id: rollup
+                    .get("rollup_property_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+                rolled_property_name: rollup
+                    .get("rollup_property_name")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
             };
             if !links.contains(&link) {
                 links.push(link);
@@ -248,15 +303,20 @@ pub fn rollup_links(conn: &Connection) -> Result<Vec<RollupLink>, StoreError> {
     Ok(links)
 }
 
-/// Mirrored pages whose rollups read `page_id` (a row of `data_source_id`).
+/// Mirrored pages with a rollup that reads one of the `changed` properties of `page_id`
+/// (a row of `data_source_id`).
 pub fn rollup_dependents(
     conn: &Connection,
     links: &[RollupLink],
     page_id: &str,
     data_source_id: &str,
+    changed: &[(String, String)],
 ) -> Result<Vec<String>, StoreError> {
     let mut out = Vec::new();
-    for link in links.iter().filter(|l| l.target == data_source_id) {
+    for link in links
+        .iter()
+        .filter(|l| l.target == data_source_id && l.reads_any(changed))
+    {
         let mut stmt = conn.prepare_cached(
             "SELECT pv.page_id FROM property_values pv JOIN pages p ON p.id = pv.page_id
              WHERE pv.property_id = ?1 AND p.data_source_id = ?2
@@ -301,6 +361,28 @@ pub fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::percent_decode;
+
+    #[test]
+    fn changed_properties_are_named() {
+        let old = serde_json::json!({"properties": {"A": {"id": "a", "number": 1}, "B": {"id": "b", "number": 2}}});
+        let new = serde_json::json!({"properties": {"A": {"id": "a", "number": 1}, "B": {"id": "b", "number": 3}, "C": {"id": "c"}}});
+        assert_eq!(
+            super::changed_properties(&old, &new),
+            vec![
+                ("b".to_string(), "B".to_string()),
+                ("c".to_string(), "C".to_string())
+            ]
+        );
+        let link = super::RollupLink {
+            source: "s".into(),
+            relation_property_id: "r".into(),
+            target: "t".into(),
+            rolled_property_id: Some("b".into()),
+            rolled_property_name: None,
+        };
+        assert!(link.reads_any(&[("b".into(), "B".into())]));
+        assert!(!link.reads_any(&[("a".into(), "A".into())]));
+    }
 
     #[test]
     fn percent_decoding() {
