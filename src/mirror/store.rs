@@ -63,7 +63,7 @@ where
 {
     fn run(&mut self, conn: &Connection) {
         let Some(work) = self.work.take() else { return };
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = statement(conn, "SAVEPOINT job") {
             self.outcome = Some(Err(StoreError::Sqlite {
                 context: "savepoint",
                 source: e,
@@ -71,12 +71,13 @@ where
             return;
         }
         let result = work(conn);
-        let end = if result.is_ok() {
-            "RELEASE job"
-        } else {
-            "ROLLBACK TO job; RELEASE job"
+        let end = match result {
+            Ok(_) => statement(conn, "RELEASE job"),
+            Err(_) => {
+                statement(conn, "ROLLBACK TO job").and_then(|()| statement(conn, "RELEASE job"))
+            }
         };
-        match conn.execute_batch(end) {
+        match end {
             Ok(()) => self.outcome = Some(result),
             Err(e) => {
                 self.outcome = Some(Err(StoreError::Sqlite {
@@ -98,6 +99,11 @@ where
             let _ = reply.send(outcome);
         }
     }
+}
+
+/// Runs one cached, parameterless statement (savepoints run for every job).
+fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 impl Store {
