@@ -509,6 +509,50 @@ pub fn depth(conn: &Connection, now_ms: i64) -> Result<Depth, StoreError> {
         })?)
 }
 
+/// Wakes the worker pool when work becomes due earlier than the pool planned to look.
+///
+/// The pool tells it when it plans to look next ([`Wake::plan`]); an enqueue reports its
+/// due time ([`Wake::due_at`]) and only wakes the pool when that is earlier. A flood of
+/// debounced webhook events therefore wakes the pool once, not once per event. A lost or
+/// spurious wake-up only changes when the pool looks, never what it finds: the queue
+/// table is the truth.
+#[derive(Debug)]
+pub struct Wake {
+    notify: tokio::sync::Notify,
+    earliest: std::sync::atomic::AtomicI64,
+}
+
+impl Default for Wake {
+    fn default() -> Self {
+        Wake {
+            notify: tokio::sync::Notify::new(),
+            earliest: std::sync::atomic::AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+impl Wake {
+    /// Work was enqueued that is due at `at` (unix ms).
+    pub fn due_at(&self, at: i64) {
+        let before = self
+            .earliest
+            .fetch_min(at, std::sync::atomic::Ordering::SeqCst);
+        if at < before {
+            self.notify.notify_one();
+        }
+    }
+
+    /// The pool will look again at `at` on its own; only earlier work wakes it.
+    pub fn plan(&self, at: i64) {
+        self.earliest.store(at, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Resolves when woken.
+    pub async fn woken(&self) {
+        self.notify.notified().await;
+    }
+}
+
 /// Unix ms now.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -665,6 +709,20 @@ mod tests {
         let mut s = page("q", reason::CONTENT, 0);
         s.if_idle = true;
         s
+    }
+
+    #[tokio::test]
+    async fn only_work_due_before_the_planned_look_wakes_the_pool() {
+        let wake = Wake::default();
+        let quick = std::time::Duration::from_millis(50);
+        wake.plan(1_000);
+        wake.due_at(2_000);
+        wake.due_at(1_500);
+        assert!(tokio::time::timeout(quick, wake.woken()).await.is_err(), "later work does not wake");
+        wake.due_at(900);
+        assert!(tokio::time::timeout(quick, wake.woken()).await.is_ok(), "earlier work wakes");
+        wake.due_at(950);
+        assert!(tokio::time::timeout(quick, wake.woken()).await.is_err(), "900 is already known");
     }
 
     #[test]

@@ -44,13 +44,14 @@ pub async fn run(ctx: Ctx, size: usize, shutdown: CancellationToken, drain_deadl
                 Err(e) => tracing::error!(error = %e, "cannot claim work"),
             }
         }
-        let sleep = next_due
-            .map(|due| {
-                Duration::from_millis(
-                    (due - queue::now_ms()).clamp(0, POLL.as_millis() as i64) as u64
-                )
-            })
-            .unwrap_or(POLL);
+        let now = queue::now_ms();
+        let look_at = next_due
+            .unwrap_or(i64::MAX)
+            .min(now + POLL.as_millis() as i64);
+        if free > 0 {
+            ctx.wake.plan(look_at);
+        }
+        let sleep = Duration::from_millis((look_at - now).max(0) as u64);
         tokio::select! {
             Some(done) = running.join_next(), if !running.is_empty() => {
                 if let Ok((item, result, started)) = done {
@@ -58,7 +59,7 @@ pub async fn run(ctx: Ctx, size: usize, shutdown: CancellationToken, drain_deadl
                     finish(&ctx, &item, result, started).await;
                 }
             }
-            _ = ctx.wake.notified() => {}
+            _ = ctx.wake.woken() => {}
             _ = tokio::time::sleep(sleep), if free > 0 => {}
             _ = shutdown.cancelled() => {}
         }
@@ -153,7 +154,6 @@ async fn finish(ctx: &Ctx, item: &WorkItem, result: Result<Report, FetchError>, 
     {
         tracing::error!(error = %e, "cannot record a work outcome; the item will run again after a restart");
     }
-    ctx.wake.notify_one();
 }
 
 async fn drain(

@@ -58,7 +58,7 @@ pub struct Ctx {
     pub metrics: Arc<Metrics>,
     pub token: Arc<token::TokenCheck>,
     /// Wakes the workers when new work is enqueued.
-    pub wake: Arc<tokio::sync::Notify>,
+    pub wake: Arc<queue::Wake>,
     /// Running totals of what work items changed (sweeps report deltas).
     pub totals: Arc<Totals>,
 }
@@ -95,7 +95,7 @@ impl Ctx {
             options,
             metrics,
             token: Arc::new(token::TokenCheck::default()),
-            wake: Arc::new(tokio::sync::Notify::new()),
+            wake: Arc::new(queue::Wake::default()),
             totals: Arc::new(Totals::default()),
         }
     }
@@ -106,6 +106,7 @@ impl Ctx {
             return Ok(());
         }
         let now = queue::now_ms();
+        let earliest = signals.iter().map(|s| s.due_at).min().unwrap_or(now);
         self.store
             .write(move |c| {
                 for s in &signals {
@@ -114,7 +115,7 @@ impl Ctx {
                 Ok(())
             })
             .await?;
-        self.wake.notify_one();
+        self.wake.due_at(earliest);
         Ok(())
     }
 }

@@ -36,7 +36,7 @@ pub struct Ingress {
     pub tokens: Arc<Tokens>,
     pub metrics: Arc<Metrics>,
     pub debounce: Duration,
-    pub wake: Arc<tokio::sync::Notify>,
+    pub wake: Arc<crate::queue::Wake>,
     /// `--no-webhooks`: `/webhook` answers 404 (polling-only mode).
     pub webhooks_enabled: bool,
     /// Cleared when the worker pool stops (for `/healthz`).
@@ -245,7 +245,7 @@ async fn webhook(ingress: &Ingress, request: Request<Incoming>) -> Reply {
         }
     };
     if outcome == Ingested::Queued {
-        ingress.wake.notify_one();
+        ingress.wake.due_at(now + debounce.as_millis() as i64);
     }
     if outcome == Ingested::Ignored {
         tracing::info!(event_type = %envelope.event_type, "webhook event of a type not mirrored: stored as ignored");
