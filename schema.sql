@@ -136,7 +136,10 @@ CREATE TABLE webhook_events (
     status         TEXT NOT NULL,           -- queued | done | ignored | failed
     error          TEXT
 );
-CREATE INDEX webhook_events_entity ON webhook_events (entity_id, status);
+-- Only events still waiting for their work are indexed by entity (the worker marks them
+-- done); finished events cost no index page.
+CREATE INDEX webhook_events_open ON webhook_events (entity_id)
+    WHERE status IN ('queued', 'failed');
 CREATE INDEX webhook_events_received ON webhook_events (received_at);
 
 CREATE TABLE sync_runs (

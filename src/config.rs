@@ -80,6 +80,8 @@ pub struct Config {
     pub overlap: Duration,
     /// Graceful shutdown deadline.
     pub shutdown_timeout: Duration,
+    /// Finished webhook events are kept this long (`webhooks.retention_days`).
+    pub event_retention: Duration,
 }
 
 /// Configuration problems, each one line a user can act on.
@@ -133,6 +135,7 @@ pub struct FileConfig {
 pub struct FileWebhooks {
     pub enabled: Option<bool>,
     pub token: Option<String>,
+    pub retention_days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -247,6 +250,9 @@ impl Config {
             full_sweep_comments: file.comments.full_sweep.unwrap_or(true),
             overlap: Duration::from_secs(file.schedule.overlap_secs.unwrap_or(120)),
             shutdown_timeout: Duration::from_secs(file.shutdown_timeout_secs.unwrap_or(30)),
+            event_retention: Duration::from_secs(
+                file.webhooks.retention_days.unwrap_or(30) * 86_400,
+            ),
         };
         config.validate()?;
         Ok(config)

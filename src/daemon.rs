@@ -115,6 +115,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
 
     let sweep_options = SweepOptions {
         full_sweep_comments: config.full_sweep_comments,
+        event_retention: config.event_retention,
     };
     tasks.push((
         "reconciler",

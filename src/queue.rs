@@ -430,7 +430,7 @@ pub fn complete(
             ])?;
             conn.prepare_cached(
                 "UPDATE webhook_events SET status = 'failed', error = ?2
-                 WHERE entity_id = ?1 AND status = 'queued' AND received_at <= ?3",
+                 WHERE entity_id = ?1 AND status IN ('queued', 'failed') AND received_at <= ?3",
             )?
             .execute(params![item.id, error, claimed_iso])?
         }
@@ -718,11 +718,20 @@ mod tests {
         wake.plan(1_000);
         wake.due_at(2_000);
         wake.due_at(1_500);
-        assert!(tokio::time::timeout(quick, wake.woken()).await.is_err(), "later work does not wake");
+        assert!(
+            tokio::time::timeout(quick, wake.woken()).await.is_err(),
+            "later work does not wake"
+        );
         wake.due_at(900);
-        assert!(tokio::time::timeout(quick, wake.woken()).await.is_ok(), "earlier work wakes");
+        assert!(
+            tokio::time::timeout(quick, wake.woken()).await.is_ok(),
+            "earlier work wakes"
+        );
         wake.due_at(950);
-        assert!(tokio::time::timeout(quick, wake.woken()).await.is_err(), "900 is already known");
+        assert!(
+            tokio::time::timeout(quick, wake.woken()).await.is_err(),
+            "900 is already known"
+        );
     }
 
     #[test]

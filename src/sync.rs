@@ -56,6 +56,7 @@ pub async fn run(
     // page's comments is the daemon's daily full sweep's job (`comments.full_sweep`).
     let options = SweepOptions {
         full_sweep_comments: false,
+        event_retention: config.event_retention,
     };
     let result = reconcile::sweep(&ctx, SweepKind::Full, &options, &interrupt).await;
     stop_workers.cancel();

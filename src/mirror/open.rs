@@ -114,8 +114,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // Keep the page cache small: the daemon's memory budget is tens of MiB.
-    conn.pragma_update(None, "cache_size", -8192)?;
+    // Keep the page cache small (4 MiB): the daemon's memory budget is tens of MiB, and
+    // the writer hands it back when idle (`PRAGMA shrink_memory`).
+    conn.pragma_update(None, "cache_size", -4096)?;
     conn.set_prepared_statement_cache_capacity(64);
     // A checkpointed WAL is truncated to this size instead of growing without bound.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -19,6 +20,15 @@ use super::StoreError;
 
 /// At most this many jobs share one transaction.
 const MAX_BATCH: usize = 512;
+/// When jobs arrive concurrently, a small batch waits this long for company: one fsync
+/// then covers more commits (each job waits at most this once).
+const LINGER: Duration = Duration::from_millis(1);
+/// Batches smaller than this linger.
+const LINGER_BELOW: usize = 16;
+/// After this long without work the writer hands its page cache back to the allocator.
+const IDLE_SHRINK: Duration = Duration::from_secs(5);
+/// WAL checkpoints run on their own connection this often, off the writer's commit path.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// A handle to the writer thread. Cheap to clone; every clone talks to the same thread.
 #[derive(Clone)]
@@ -29,6 +39,7 @@ pub struct Store {
 struct Inner {
     sender: Mutex<Option<mpsc::Sender<Msg>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
     path: PathBuf,
     counters: Arc<StoreCounters>,
 }
@@ -110,21 +121,31 @@ impl Store {
     /// Opens (creating and migrating) the mirror at `path` and starts the writer thread.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let conn = super::open::open_read_write(path)?;
+        // Checkpoints are the checkpointer thread's job, not the commit path's.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpoint_conn = super::open::open_read_write(path)?;
         let (sender, receiver) = mpsc::channel::<Msg>();
         let counters = Arc::new(StoreCounters::default());
         let thread_counters = counters.clone();
+        let spawn_error = |e| StoreError::Io {
+            path: path.display().to_string(),
+            what: "cannot start a mirror thread",
+            source: e,
+        };
         let thread = std::thread::Builder::new()
             .name("mirror-writer".into())
             .spawn(move || writer_loop(conn, receiver, &thread_counters))
-            .map_err(|e| StoreError::Io {
-                path: path.display().to_string(),
-                what: "cannot start the writer thread",
-                source: e,
-            })?;
+            .map_err(spawn_error)?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        let checkpointer = std::thread::Builder::new()
+            .name("mirror-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpoint_conn, stopped))
+            .map_err(spawn_error)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 sender: Mutex::new(Some(sender)),
                 thread: Mutex::new(Some(thread)),
+                checkpointer: Mutex::new(Some((stop, checkpointer))),
                 path: path.to_path_buf(),
                 counters,
             }),
@@ -178,6 +199,16 @@ impl Store {
     /// Finishes queued jobs, checkpoints the WAL and stops the writer thread. Later calls to
     /// `write` fail with [`StoreError::Closed`].
     pub fn close(&self) {
+        let checkpointer = self
+            .inner
+            .checkpointer
+            .lock()
+            .ok()
+            .and_then(|mut c| c.take());
+        if let Some((stop, handle)) = checkpointer {
+            drop(stop);
+            let _ = handle.join();
+        }
         if let Ok(mut sender) = self.inner.sender.lock() {
             sender.take();
         }
@@ -189,7 +220,20 @@ impl Store {
 }
 
 fn writer_loop(conn: Connection, receiver: mpsc::Receiver<Msg>, counters: &StoreCounters) {
-    while let Ok(Msg::Job(first)) = receiver.recv() {
+    let mut shrunk = true;
+    loop {
+        let first = match receiver.recv_timeout(IDLE_SHRINK) {
+            Ok(Msg::Job(job)) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if !shrunk {
+                    let _ = conn.execute_batch("PRAGMA shrink_memory");
+                    shrunk = true;
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        shrunk = false;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match receiver.try_recv() {
@@ -197,10 +241,31 @@ fn writer_loop(conn: Connection, receiver: mpsc::Receiver<Msg>, counters: &Store
                 Err(_) => break,
             }
         }
+        // Several jobs at once means concurrent writers: wait a moment for more of them.
+        if batch.len() > 1 && batch.len() < LINGER_BELOW {
+            let until = Instant::now() + LINGER;
+            while batch.len() < MAX_BATCH {
+                let left = until.saturating_duration_since(Instant::now());
+                match receiver.recv_timeout(left) {
+                    Ok(Msg::Job(job)) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
         run_batch(&conn, batch, counters);
     }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
         tracing::warn!(error = %e, "WAL checkpoint at close failed");
+    }
+}
+
+/// Copies committed WAL frames into the database file every second (PASSIVE: it never
+/// blocks the writer or readers), so commits do not pay for checkpoints.
+fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
     }
 }
 

@@ -33,6 +33,14 @@ pub(super) async fn full(
     if revived > 0 {
         tracing::info!(items = revived, "parked work requeued by the full sweep");
     }
+    let cutoff = queue::iso_ms(queue::now_ms() - options.event_retention.as_millis() as i64);
+    let pruned = ctx
+        .store
+        .write(move |c| write::prune_events(c, &cutoff))
+        .await?;
+    if pruned > 0 {
+        tracing::info!(events = pruned, "old webhook events pruned");
+    }
     let mut report = sources::refresh_users(ctx).await?;
     let mut errors = Vec::new();
     let mut seen_pages: HashSet<String> = HashSet::new();

@@ -57,6 +57,8 @@ pub struct SweepOptions {
     /// Full sweeps re-list every page's comments (comments do not move a page's
     /// `last_edited_time`, so a lost `comment.*` webhook is only found by listing).
     pub full_sweep_comments: bool,
+    /// Finished webhook events older than this are pruned by full sweeps.
+    pub event_retention: Duration,
 }
 
 /// What a sweep did (also written to `sync_runs`).

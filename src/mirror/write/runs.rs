@@ -66,3 +66,44 @@ pub fn finish_run(conn: &Connection, run_id: i64, figures: &RunFigures) -> Resul
     )?;
     Ok(())
 }
+
+/// Deletes finished webhook events (done or ignored) received before `cutoff` (ISO-8601).
+pub fn prune_events(conn: &Connection, cutoff: &str) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM webhook_events WHERE status IN ('done', 'ignored') AND received_at < ?1",
+        [cutoff],
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_old_finished_events_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = crate::mirror::open::open_read_write(&dir.path().join("m.db")).unwrap();
+        for (id, at, status) in [
+            ("a", "2026-01-01T00:00:00.000Z", "done"),
+            ("b", "2026-01-01T00:00:00.000Z", "ignored"),
+            ("c", "2026-01-01T00:00:00.000Z", "queued"),
+            ("d", "2026-01-01T00:00:00.000Z", "failed"),
+            ("e", "2026-06-01T00:00:00.000Z", "done"),
+        ] {
+            c.execute(
+                "INSERT INTO webhook_events (id, raw, type, received_at, status) VALUES (?1, '{}', 't', ?2, ?3)",
+                [id, at, status],
+            )
+            .unwrap();
+        }
+        assert_eq!(prune_events(&c, "2026-03-01T00:00:00.000Z").unwrap(), 2);
+        let left: Vec<String> = c
+            .prepare("SELECT id FROM webhook_events ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(left, vec!["c", "d", "e"]);
+    }
+}
