@@ -136,9 +136,9 @@ CREATE TABLE webhook_events (
     status         TEXT NOT NULL,           -- queued | done | ignored | failed
     error          TEXT
 );
--- Only events still waiting for their work are indexed by entity (the worker marks them
--- done); finished events cost no index page.
-CREATE INDEX webhook_events_open ON webhook_events (entity_id)
+-- Events still waiting for their work, in arrival order (the worker marks them done by
+-- entity among these): inserts append, and finished events leave the index.
+CREATE INDEX webhook_events_open ON webhook_events (received_at)
     WHERE status IN ('queued', 'failed');
 CREATE INDEX webhook_events_received ON webhook_events (received_at);
 

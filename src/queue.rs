@@ -198,6 +198,9 @@ struct Row {
     state: String,
     reasons: u32,
     blocks: BTreeSet<String>,
+    due_at: i64,
+    priority: i64,
+    hint: Option<String>,
     next_reasons: u32,
     next_blocks: BTreeSet<String>,
 }
@@ -205,7 +208,8 @@ struct Row {
 fn load_row(conn: &Connection, kind: Kind, id: &str) -> Result<Option<Row>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT state, reasons, blocks, next_reasons, next_blocks FROM queue WHERE kind = ?1 AND id = ?2",
+            "SELECT state, reasons, blocks, next_reasons, next_blocks, due_at, priority, hint
+             FROM queue WHERE kind = ?1 AND id = ?2",
         )?
         .query_row(params![kind.as_str(), id], |r| {
             Ok(Row {
@@ -214,6 +218,9 @@ fn load_row(conn: &Connection, kind: Kind, id: &str) -> Result<Option<Row>, Stor
                 blocks: blocks_from_json(r.get(2)?),
                 next_reasons: r.get(3)?,
                 next_blocks: blocks_from_json(r.get(4)?),
+                due_at: r.get(5)?,
+                priority: r.get(6)?,
+                hint: r.get(7)?,
             })
         })
         .optional()?)
@@ -268,8 +275,19 @@ pub fn enqueue(conn: &Connection, signal: &Signal, now_ms: i64) -> Result<(), St
             // pending: merge; failed (parked): a new signal revives it with fresh attempts.
             let revive = row.state == "failed";
             let mut merged = row.reasons | reasons;
-            let mut blocks = row.blocks;
+            let mut blocks = row.blocks.clone();
             merge_blocks(&mut merged, &mut blocks, &signal.blocks);
+            let unchanged = !revive
+                && merged == row.reasons
+                && blocks == row.blocks
+                && signal.due_at >= row.due_at
+                && signal.priority >= row.priority
+                && (signal.hint.is_none() || signal.hint == row.hint);
+            if unchanged {
+                // A burst of signals for one pending object changes nothing after the first:
+                // skipping the UPDATE keeps its page clean (ingest writes less).
+                return Ok(());
+            }
             conn.prepare_cached(
                 "UPDATE queue SET reasons = ?3, blocks = ?4, priority = min(priority, ?5),
                      due_at = CASE WHEN ?7 THEN ?6 ELSE min(due_at, ?6) END,
