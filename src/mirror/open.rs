@@ -3,10 +3,10 @@
 //! Invariant: the only place a read-write connection to `mirror.db` is created; migrations
 //! run here, before any task starts, keyed by `PRAGMA user_version`.
 //!
-//! Durability: WAL with `synchronous = FULL`, so every commit is fsynced before the caller
-//! hears "done". A webhook answered 200 survives `kill -9` and power loss. The writer batches
-//! concurrent work into one transaction (group commit), so FULL costs one fsync per batch,
-//! not per event.
+//! Durability: WAL. Connections opened here start with `synchronous = FULL` (migrations,
+//! `retry`, `--accept-pending-token`); the daemon's writer switches to `NORMAL` and makes
+//! every commit durable itself by fsyncing the WAL before it answers (see `store.rs`). Either
+//! way a webhook answered 200 survives `kill -9` and power loss.
 
 use std::path::Path;
 use std::time::Duration;
