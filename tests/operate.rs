@@ -345,3 +345,40 @@ fn the_sim_command_serves_a_workspace_that_sync_mirrors_completely() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2), "bad flags are usage errors");
 }
+
+#[test]
+fn config_file_mistakes_are_named_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |config: &std::path::Path| {
+        Command::new(common::binary())
+            .args(["sync", "--quiet", "--config"])
+            .arg(config)
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("NOTION_TOKEN", "ntn_x")
+            .output()
+            .unwrap()
+    };
+    let out = run(&dir.path().join("missing.toml"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot read config file") && err.contains("missing.toml"),
+        "{err}"
+    );
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "rate = 3\n[comments]\nscan_block = false\n").unwrap();
+    let out = run(&typo);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("typo.toml") && err.contains("scan_block"),
+        "{err}"
+    );
+    let bad_value = dir.path().join("bad.toml");
+    std::fs::write(&bad_value, "workers = 0\n").unwrap();
+    let out = run(&bad_value);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("workers"), "{err}");
+}
