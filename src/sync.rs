@@ -87,6 +87,7 @@ async fn report_progress(ctx: Ctx, tty: bool, stop: CancellationToken) {
         bar
     });
     let mut last_log = Instant::now();
+    let mut eta = Eta::default();
     loop {
         let depth = ctx
             .store
@@ -98,20 +99,14 @@ async fn report_progress(ctx: Ctx, tty: bool, stop: CancellationToken) {
         let totals = ctx.totals.snapshot();
         let items = ctx.totals.items.load(Ordering::Relaxed);
         let remaining = depth.pending + depth.running;
-        // Requests still needed ≈ remaining items × requests per finished item so far.
-        let per_item = if items > 0 {
-            requests as f64 / items as f64
-        } else {
-            2.0
-        };
-        let eta = Duration::from_secs_f64(remaining as f64 * per_item / ctx.client.rate().max(0.1));
+        let eta = eta.update(Instant::now(), items, remaining);
         let line = format!(
             "objects written {} · requests {} · 429s {} · queue {} · ETA {}",
             totals.written,
             requests,
             limited,
             remaining,
-            humanize(eta)
+            eta.map(humanize).unwrap_or_else(|| "…".into())
         );
         match &bar {
             Some(bar) => bar.set_message(line),
@@ -131,6 +126,35 @@ async fn report_progress(ctx: Ctx, tty: bool, stop: CancellationToken) {
     }
 }
 
+/// Time left, from how fast work items finished over the last minute (listing adds items
+/// while content is fetched, so a ratio of totals would mislead).
+#[derive(Debug, Default)]
+struct Eta {
+    samples: std::collections::VecDeque<(Instant, u64)>,
+}
+
+impl Eta {
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    fn update(&mut self, now: Instant, done: u64, remaining: u64) -> Option<Duration> {
+        self.samples.push_back((now, done));
+        while self
+            .samples
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > Self::WINDOW)
+        {
+            self.samples.pop_front();
+        }
+        let (t0, d0) = *self.samples.front()?;
+        let span = now.duration_since(t0).as_secs_f64();
+        let rate = (done.saturating_sub(d0)) as f64 / span;
+        if remaining == 0 {
+            return Some(Duration::ZERO);
+        }
+        (span >= 5.0 && rate > 0.0).then(|| Duration::from_secs_f64(remaining as f64 / rate))
+    }
+}
+
 fn humanize(d: Duration) -> String {
     let s = d.as_secs();
     if s >= 3600 {
@@ -139,5 +163,26 @@ fn humanize(d: Duration) -> String {
         format!("{}m{:02}s", s / 60, s % 60)
     } else {
         format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eta_follows_the_recent_completion_rate() {
+        let mut eta = Eta::default();
+        let t0 = Instant::now();
+        assert_eq!(eta.update(t0, 0, 100), None, "no rate yet");
+        // 2 items per second for 10 s, 100 left: 50 s.
+        let left = eta.update(t0 + Duration::from_secs(10), 20, 100).unwrap();
+        assert_eq!(left.as_secs(), 50);
+        assert_eq!(
+            eta.update(t0 + Duration::from_secs(11), 22, 0),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(humanize(Duration::from_secs(3900)), "1h05m");
+        assert_eq!(humanize(Duration::from_secs(247)), "4m07s");
     }
 }
