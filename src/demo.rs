@@ -88,10 +88,14 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     if let Err(e) = &result {
         println!("demo step failed: {e:#}");
     }
-    println!(
-        "\nexplore it:  sqlite3 {} 'select \"Name\", \"Status\", \"Done\" from tasks limit 5'",
-        config.db_path.display()
-    );
+    if options.keep || options.dir.is_some() {
+        println!(
+            "\nexplore it:  sqlite3 {} 'select \"Name\", \"Status\", \"Done\" from tasks limit 5'",
+            config.db_path.display()
+        );
+    } else {
+        println!("\nthe demo's mirror is removed on exit: run `notion-mirror demo --keep` (or `--dir DIR`) to explore it with sqlite3");
+    }
     if options.keep {
         println!("\nkept running (Ctrl-C to stop):");
         println!(
