@@ -1,0 +1,70 @@
+//! Command-line flags of the bench: `--quick`, `--seed N`, `--json PATH`, `--only GROUP`.
+//! Invariant: the only code that reads the command line; `GROUPS` is the one list of group
+//! names, which also fixes the order of the table.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Result};
+
+/// The figure groups, in table order (`--only` takes one of them).
+pub(crate) const GROUPS: &[&str] = &[
+    "cold",
+    "wall",
+    "idle",
+    "edits",
+    "coalescing",
+    "latency",
+    "memory",
+    "ingest",
+];
+
+#[derive(Debug, Clone)]
+pub(crate) struct Args {
+    pub(crate) quick: bool,
+    pub(crate) seed: u64,
+    pub(crate) json: Option<PathBuf>,
+    pub(crate) only: Option<String>,
+}
+
+/// Parses `std::env::args()`; unknown flags (cargo passes `--bench`) are ignored.
+pub(crate) fn parse_args() -> Result<Args> {
+    let mut args = Args {
+        quick: false,
+        seed: 1,
+        json: None,
+        only: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |what: &str| -> Result<String> {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| anyhow!("{what} needs a value"))
+        };
+        match name.as_str() {
+            "--quick" => args.quick = true,
+            "--seed" => {
+                let v = value("--seed")?;
+                args.seed = v
+                    .parse()
+                    .map_err(|_| anyhow!("--seed `{v}` is not a number"))?;
+            }
+            "--json" => args.json = Some(PathBuf::from(value("--json")?)),
+            "--only" => {
+                let v = value("--only")?;
+                if !GROUPS.contains(&v.as_str()) {
+                    bail!("--only `{v}`: groups are {}", GROUPS.join(", "));
+                }
+                args.only = Some(v);
+            }
+            // cargo passes `--bench`; anything else unknown is ignored too.
+            _ => {}
+        }
+    }
+    Ok(args)
+}
