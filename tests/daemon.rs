@@ -16,28 +16,12 @@ use serde_json::{json, Value};
 
 async fn start(sim: &Sim, dir: &std::path::Path) -> (notion_mirror::config::Config, Daemon) {
     let config = common::config(sim, dir);
-    let daemon = daemon::start(&config).await.expect("daemon starts");
-    let c = config.clone();
-    common::wait_for("the start-up full sweep", Duration::from_secs(60), || {
-        let c = c.clone();
-        async move {
-            common::count(
-                &c,
-                "select count(*) from sync_runs where kind = 'full' and finished_at is not null",
-            ) > 0
-        }
-    })
-    .await;
+    let daemon = common::start_daemon(&config).await;
     (config, daemon)
 }
 
 async fn queue_idle(config: &notion_mirror::config::Config) {
-    let c = config.clone();
-    common::wait_for("the queue to drain", Duration::from_secs(90), || {
-        let c = c.clone();
-        async move { common::count(&c, "select count(*) from queue where state != 'failed'") == 0 }
-    })
-    .await;
+    common::wait_queue_idle(config).await;
 }
 
 fn event(id: &str, kind: &str, entity_id: &str, entity_type: &str, data: Value) -> Value {
@@ -114,18 +98,7 @@ async fn fifty_events_for_one_page_cause_one_refetch() {
     let mut config = common::config(&sim, dir.path());
     config.debounce = Duration::from_millis(1500);
     config.webhook_token = Some(notion_mirror::config::Secret::new("secret_test"));
-    let daemon = daemon::start(&config).await.unwrap();
-    let c = config.clone();
-    common::wait_for("start-up sweep", Duration::from_secs(60), || {
-        let c = c.clone();
-        async move {
-            common::count(
-                &c,
-                "select count(*) from sync_runs where finished_at is not null",
-            ) > 0
-        }
-    })
-    .await;
+    let daemon = common::start_daemon(&config).await;
     queue_idle(&config).await;
     let page = sim.read(|ws| ws.find_page_by_title("Roadmap")).unwrap();
     sim.reset_stats();

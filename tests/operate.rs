@@ -51,18 +51,7 @@ async fn status_reports_the_mirror_while_the_daemon_runs() {
     let sim = common::sim(GenConfig::small(41), Knobs::unlimited()).await;
     let dir = tempfile::tempdir().unwrap();
     let config = common::config(&sim, dir.path());
-    let daemon = notion_mirror::daemon::start(&config).await.unwrap();
-    let c = config.clone();
-    common::wait_for("the first full sweep", Duration::from_secs(60), || {
-        let c = c.clone();
-        async move {
-            common::count(
-                &c,
-                "select count(*) from sync_runs where finished_at is not null",
-            ) > 0
-        }
-    })
-    .await;
+    let daemon = common::start_daemon(&config).await;
     let db = config.db_path.clone();
 
     let (code, out, err) = notion_mirror(&db, &["status"]);

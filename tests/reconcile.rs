@@ -7,38 +7,19 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use notion_mirror::config::Config;
-use notion_mirror::daemon::{self, Daemon};
+use notion_mirror::daemon::Daemon;
 use notion_mirror::reconcile::SweepKind;
 use notion_mirror::sim::{GenConfig, Knobs, Mutation, MutationMix, ParentRef, Sim};
 use notion_mirror::sync::SyncEnd;
 use notion_mirror::verify::Scope;
 
-async fn sweeps_finished(config: &Config, kind: &str) -> i64 {
-    common::count(
-        config,
-        &format!(
-            "select count(*) from sync_runs where kind = '{kind}' and finished_at is not null"
-        ),
-    )
-}
-
 async fn wait_sweeps(config: &Config, kind: &'static str, n: i64) {
-    let c = config.clone();
-    common::wait_for(
-        &format!("{n} finished {kind} sweep(s)"),
-        Duration::from_secs(120),
-        || {
-            let c = c.clone();
-            async move { sweeps_finished(&c, kind).await >= n }
-        },
-    )
-    .await;
+    common::wait_sweeps(config, kind, n).await;
 }
 
 async fn start(sim: &Sim, dir: &std::path::Path) -> (Config, Daemon) {
     let config = common::config(sim, dir);
-    let daemon = daemon::start(&config).await.expect("daemon starts");
-    wait_sweeps(&config, "full", 1).await;
+    let daemon = common::start_daemon(&config).await;
     (config, daemon)
 }
 
@@ -302,7 +283,7 @@ async fn sighup_heals_rows_deleted_or_corrupted_in_the_mirror() {
     let c = config.clone();
     common::wait_for("the first full sweep", Duration::from_secs(60), || {
         let c = c.clone();
-        async move { c.db_path.exists() && sweeps_finished(&c, "full").await >= 1 }
+        async move { c.db_path.exists() && common::sweeps_finished(&c, "full") >= 1 }
     })
     .await;
     {

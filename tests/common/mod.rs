@@ -106,3 +106,46 @@ pub fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
+
+/// Finished sweeps of `kind` (`full`, `incremental`, or `%` for any).
+pub fn sweeps_finished(config: &Config, kind: &str) -> i64 {
+    count(
+        config,
+        &format!(
+            "select count(*) from sync_runs where kind like '{kind}' and finished_at is not null"
+        ),
+    )
+}
+
+/// Waits until `n` sweeps of `kind` have finished.
+pub async fn wait_sweeps(config: &Config, kind: &'static str, n: i64) {
+    let c = config.clone();
+    wait_for(
+        &format!("{n} finished {kind} sweep(s)"),
+        Duration::from_secs(120),
+        || {
+            let c = c.clone();
+            async move { sweeps_finished(&c, kind) >= n }
+        },
+    )
+    .await;
+}
+
+/// Waits until no work is pending or running (parked items do not count).
+pub async fn wait_queue_idle(config: &Config) {
+    let c = config.clone();
+    wait_for("the queue to drain", Duration::from_secs(90), || {
+        let c = c.clone();
+        async move { count(&c, "select count(*) from queue where state != 'failed'") == 0 }
+    })
+    .await;
+}
+
+/// Starts the daemon on `config` and waits for its start-up full sweep.
+pub async fn start_daemon(config: &Config) -> notion_mirror::daemon::Daemon {
+    let daemon = notion_mirror::daemon::start(config)
+        .await
+        .expect("daemon starts");
+    wait_sweeps(config, "full", 1).await;
+    daemon
+}
