@@ -209,25 +209,10 @@ fn dedupe_authors<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{TimeZone, Utc};
+
     use serde_json::json;
 
-    const PAGE: &str = "153104cd-477e-809d-8dc4-ff2d96ae3090";
-
-    fn raw(event_type: &str, second: u32, author: &str, data: Value) -> RawEvent {
-        RawEvent {
-            event_type: event_type.to_string(),
-            entity_type: "page".to_string(),
-            entity_id: PAGE.to_string(),
-            data,
-            at: Utc.with_ymd_and_hms(2024, 12, 5, 23, 55, second).unwrap(),
-            authors: vec![(author.to_string(), "person".to_string())],
-        }
-    }
-
-    fn parent(id: &str) -> Value {
-        json!({ "id": id, "type": "page" })
-    }
+    use crate::sim::webhook::test_fixtures::{parent, raw};
 
     fn types(events: &[RawEvent]) -> Vec<&str> {
         events.iter().map(|e| e.event_type.as_str()).collect()

@@ -37,6 +37,8 @@
 mod aggregate;
 mod deliver;
 mod shared;
+#[cfg(test)]
+mod test_fixtures;
 mod window;
 
 use std::sync::atomic::Ordering;
