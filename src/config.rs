@@ -44,8 +44,12 @@ pub const DEFAULT_FULL: &str = "0 30 3 * * *";
 /// The daemon's and the one-shot commands' settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `NOTION_TOKEN`, or `$CREDENTIALS_DIRECTORY/notion-token`, or `token_file`.
+    /// `--token-file`, else `NOTION_TOKEN`, else `$CREDENTIALS_DIRECTORY/notion-token`, else
+    /// the config file's `token_file` (flags > environment > file, like every setting).
     pub token: Option<Secret>,
+    /// Why the token could not be read (an unreadable or empty token file). Reported only
+    /// by [`Config::require_token`], so `status` and `retry` work without the token.
+    pub token_problem: Option<String>,
     pub api_url: String,
     pub db_path: PathBuf,
     pub listen: SocketAddr,
@@ -94,6 +98,11 @@ pub enum ConfigError {
     },
     #[error("config file {path}: {message}")]
     Parse { path: String, message: String },
+    #[error("cannot read the Notion token file {path}: {source}")]
+    ReadToken {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("invalid {what}: {message}")]
     Invalid { what: String, message: String },
     #[error(
@@ -101,6 +110,8 @@ pub enum ConfigError {
          or use a systemd credential `notion-token`, or `token_file` in the config file"
     )]
     MissingToken,
+    #[error("{0}")]
+    TokenUnavailable(String),
     #[error("no data directory for the mirror: set NOTION_MIRROR_DB")]
     NoDataDir,
 }
@@ -204,9 +215,14 @@ impl Config {
             what: "listen address (NOTION_MIRROR_LISTEN / --listen)".into(),
             message: format!("`{listen_text}` is not host:port, e.g. 127.0.0.1:8787"),
         })?;
-        let token_file = over.token_file.clone().or(file.token_file);
+        let (token, token_problem) =
+            match read_token(env, over.token_file.as_deref(), file.token_file.as_deref()) {
+                Ok(token) => (token, None),
+                Err(e) => (None, Some(e.to_string())),
+            };
         let config = Config {
-            token: read_token(env, token_file.as_deref())?,
+            token,
+            token_problem,
             api_url: over
                 .api_url
                 .clone()
@@ -306,6 +322,9 @@ impl Config {
 
     /// The token, or the error that says how to provide one.
     pub fn require_token(&self) -> Result<&Secret, ConfigError> {
+        if let Some(problem) = &self.token_problem {
+            return Err(ConfigError::TokenUnavailable(problem.clone()));
+        }
         self.token.as_ref().ok_or(ConfigError::MissingToken)
     }
 
@@ -365,7 +384,14 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     })
 }
 
-fn read_token(env: &Env, token_file: Option<&Path>) -> Result<Option<Secret>, ConfigError> {
+fn read_token(
+    env: &Env,
+    flag_file: Option<&Path>,
+    config_file: Option<&Path>,
+) -> Result<Option<Secret>, ConfigError> {
+    if let Some(path) = flag_file {
+        return read_token_file(path).map(Some);
+    }
     if let Some(token) = &env.notion_token {
         return Ok(Some(Secret::new(token.trim())));
     }
@@ -374,10 +400,14 @@ fn read_token(env: &Env, token_file: Option<&Path>) -> Result<Option<Secret>, Co
         .as_ref()
         .map(|d| d.join("notion-token"))
         .filter(|p| p.exists());
-    let Some(path) = credential.or_else(|| token_file.map(Path::to_path_buf)) else {
-        return Ok(None);
-    };
-    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read {
+    match credential.as_deref().or(config_file) {
+        Some(path) => read_token_file(path).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::ReadToken {
         path: path.display().to_string(),
         source: e,
     })?;
@@ -388,7 +418,7 @@ fn read_token(env: &Env, token_file: Option<&Path>) -> Result<Option<Secret>, Co
             message: format!("{} is empty", path.display()),
         });
     }
-    Ok(Some(Secret::new(token)))
+    Ok(Secret::new(token))
 }
 
 fn default_config_path() -> Option<PathBuf> {
@@ -488,5 +518,62 @@ mod tests {
         };
         let c = Config::from_parts(FileConfig::default(), &Overrides::default(), &e).unwrap();
         assert_eq!(c.token.unwrap().expose(), "ntn_cred");
+    }
+
+    #[test]
+    fn token_file_flag_beats_the_environment_which_beats_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let flag = dir.path().join("flag-token");
+        let from_file = dir.path().join("file-token");
+        std::fs::write(&flag, "ntn_flag\n").unwrap();
+        std::fs::write(&from_file, "ntn_file\n").unwrap();
+        let file = || FileConfig {
+            token_file: Some(from_file.clone()),
+            ..FileConfig::default()
+        };
+        let e = Env {
+            notion_token: Some("ntn_env".into()),
+            state_directory: Some(dir.path().to_path_buf()),
+            ..Env::default()
+        };
+        let with_flag = Overrides {
+            token_file: Some(flag.clone()),
+            ..Overrides::default()
+        };
+        let token = |c: Config| c.require_token().unwrap().expose().to_string();
+        assert_eq!(
+            token(Config::from_parts(file(), &with_flag, &e).unwrap()),
+            "ntn_flag"
+        );
+        let none = Overrides::default();
+        assert_eq!(
+            token(Config::from_parts(file(), &none, &e).unwrap()),
+            "ntn_env"
+        );
+        let no_env = Env {
+            notion_token: None,
+            ..e
+        };
+        assert_eq!(
+            token(Config::from_parts(file(), &none, &no_env).unwrap()),
+            "ntn_file"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_token_file_fails_only_commands_that_need_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let over = Overrides {
+            token_file: Some(dir.path().join("missing")),
+            ..Overrides::default()
+        };
+        let e = Env {
+            state_directory: Some(dir.path().to_path_buf()),
+            ..Env::default()
+        };
+        let c = Config::from_parts(FileConfig::default(), &over, &e).unwrap();
+        let err = c.require_token().unwrap_err().to_string();
+        assert!(err.contains("cannot read the Notion token file"), "{err}");
+        assert!(err.contains("missing"), "{err}");
     }
 }
