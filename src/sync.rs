@@ -126,15 +126,17 @@ async fn report_progress(ctx: Ctx, tty: bool, stop: CancellationToken) {
     }
 }
 
-/// Time left, from how fast work items finished over the last minute (listing adds items
-/// while content is fetched, so a ratio of totals would mislead).
+/// Time left, from how fast work items finished over the last ten minutes (listing adds
+/// items while content is fetched, so a ratio of totals would mislead). Items cost from one
+/// request to hundreds, so a short window swings; sweep work is claimed in random order
+/// (`queue::sweep_due_at`), so a long window's rate is a fair sample of what is left.
 #[derive(Debug, Default)]
 struct Eta {
     samples: std::collections::VecDeque<(Instant, u64)>,
 }
 
 impl Eta {
-    const WINDOW: Duration = Duration::from_secs(60);
+    const WINDOW: Duration = Duration::from_secs(600);
 
     fn update(&mut self, now: Instant, done: u64, remaining: u64) -> Option<Duration> {
         self.samples.push_back((now, done));

@@ -16,10 +16,13 @@ use crate::notion::NotionError;
 use crate::queue::{self, reason, Kind, Signal, WorkItem};
 
 fn signal(kind: Kind, id: &str, reasons: u32, priority: i64) -> Signal {
-    let mut s = Signal::new(kind, id, reasons, queue::now_ms());
+    let sweep = priority == queue::PRIORITY_SWEEP;
+    let now = queue::now_ms();
+    let due_at = if sweep { queue::sweep_due_at(now) } else { now };
+    let mut s = Signal::new(kind, id, reasons, due_at);
     s.priority = priority;
     // Follow-up work of a sweep does not pile on work the object already has.
-    s.if_idle = priority == queue::PRIORITY_SWEEP;
+    s.if_idle = sweep;
     s
 }
 

@@ -72,7 +72,7 @@ pub struct SweepFigures {
 
 /// Sweep work: low priority, and never added on top of work the object already has.
 fn sweep_signal(kind: Kind, id: &str, reasons: u32) -> Signal {
-    let mut s = Signal::new(kind, id, reasons, queue::now_ms());
+    let mut s = Signal::new(kind, id, reasons, queue::sweep_due_at(queue::now_ms()));
     s.priority = PRIORITY_SWEEP;
     s.if_idle = true;
     s
