@@ -10,15 +10,27 @@ pub fn normalize(raw: &str) -> Option<String> {
     if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
-    let hex = hex.to_ascii_lowercase();
-    Some(format!(
+    Some(dashed(&hex.to_ascii_lowercase()))
+}
+
+/// A version-4 UUID in canonical form from 16 random bytes (sets the version and variant
+/// bits). The simulator draws its object and event ids through this.
+pub fn uuid_v4_from(mut bytes: [u8; 16]) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    dashed(&hex::encode(bytes))
+}
+
+/// `hex` (32 hex digits) with the four dashes of the 8-4-4-4-12 form.
+fn dashed(hex: &str) -> String {
+    format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],
         &hex[8..12],
         &hex[12..16],
         &hex[16..20],
         &hex[20..32]
-    ))
+    )
 }
 
 /// Like [`normalize`], but keeps the input unchanged when it is not a UUID.

@@ -33,6 +33,11 @@ fn event(id: &str, kind: &str, entity_id: &str, entity_type: &str, data: Value) 
     })
 }
 
+/// `post` with the body signed by `secret`, as Notion signs it.
+async fn post_signed(client: &reqwest::Client, url: &str, body: &[u8], secret: &str) -> u16 {
+    post(client, url, body, Some(&signature::sign(secret, body))).await
+}
+
 async fn post(client: &reqwest::Client, url: &str, body: &[u8], signature: Option<&str>) -> u16 {
     let mut request = client
         .post(url)
@@ -152,13 +157,7 @@ async fn bad_requests_are_refused_and_leave_no_rows() {
 
     // No verification token yet: signed or not, events are refused.
     assert_eq!(
-        post(
-            &client,
-            &url,
-            body.as_bytes(),
-            Some(&signature::sign("guess", body.as_bytes()))
-        )
-        .await,
+        post_signed(&client, &url, body.as_bytes(), "guess").await,
         401
     );
     // The handshake stores the token (trust on first use)...
@@ -219,37 +218,13 @@ async fn bad_requests_are_refused_and_leave_no_rows() {
     );
     let garbage = b"{not json";
     assert_eq!(
-        post(
-            &client,
-            &url,
-            garbage,
-            Some(&signature::sign("secret_first", garbage))
-        )
-        .await,
+        post_signed(&client, &url, garbage, "secret_first").await,
         400
     );
     let no_id = br#"{"type":"page.created"}"#;
-    assert_eq!(
-        post(
-            &client,
-            &url,
-            no_id,
-            Some(&signature::sign("secret_first", no_id))
-        )
-        .await,
-        400
-    );
+    assert_eq!(post_signed(&client, &url, no_id, "secret_first").await, 400);
     let huge = vec![b' '; 1024 * 1024 + 1];
-    assert_eq!(
-        post(
-            &client,
-            &url,
-            &huge,
-            Some(&signature::sign("secret_first", &huge))
-        )
-        .await,
-        413
-    );
+    assert_eq!(post_signed(&client, &url, &huge, "secret_first").await, 413);
     assert_eq!(
         client.get(&url).send().await.unwrap().status().as_u16(),
         405
@@ -280,13 +255,7 @@ async fn bad_requests_are_refused_and_leave_no_rows() {
     )
     .to_string();
     assert_eq!(
-        post(
-            &client,
-            &url,
-            unknown.as_bytes(),
-            Some(&signature::sign("secret_first", unknown.as_bytes()))
-        )
-        .await,
+        post_signed(&client, &url, unknown.as_bytes(), "secret_first").await,
         200
     );
     // A valid event is stored once even when delivered twice.

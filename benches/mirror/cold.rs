@@ -12,7 +12,7 @@ use notion_mirror::sim::model::Parent;
 use notion_mirror::sim::{GenConfig, Knobs, Mutation, RateLimit, Sim, SimConfig};
 use serde_json::{json, Map};
 
-use crate::proc::{log_tail, mirror_cmd, run_to_end, MIB};
+use crate::proc::{mirror_cmd, run_to_success, MIB};
 use crate::report::{by_endpoint_json, by_endpoint_line, thousands, Bench};
 use crate::wait::mirror_diff;
 
@@ -58,18 +58,7 @@ pub(crate) async fn cold(b: &mut Bench, dir: &Path) -> Result<Sim> {
     let mut cmd = mirror_cmd(&sim, dir, "sync", &log)?;
     cmd.arg("--quiet").env("NOTION_MIRROR_RATE", "1000");
     let limit = Duration::from_secs(if b.args.quick { 150 } else { 420 });
-    let log2 = log.clone();
-    let run = tokio::task::spawn_blocking(move || {
-        run_to_end(cmd, limit, "`notion-mirror sync` (cold)", &log2)
-    })
-    .await??;
-    if !run.status.success() {
-        bail!(
-            "`notion-mirror sync` exited with {}; log tail:\n    {}",
-            run.status,
-            log_tail(&log)
-        );
-    }
+    let run = run_to_success(cmd, limit, "`notion-mirror sync` (cold)", &log).await?;
     let stats = sim.stats();
     let me = stats.endpoint("users.me");
     let requests = stats.total() - me;
@@ -246,18 +235,7 @@ pub(crate) async fn wall(b: &mut Bench, root: &Path) -> Result<()> {
     let mut cmd = mirror_cmd(&sim, &dir, "sync", &log)?;
     cmd.arg("--quiet");
     let limit = Duration::from_secs(floor + 120);
-    let log2 = log.clone();
-    let run = tokio::task::spawn_blocking(move || {
-        run_to_end(cmd, limit, "`notion-mirror sync` (rate-limited)", &log2)
-    })
-    .await??;
-    if !run.status.success() {
-        bail!(
-            "`notion-mirror sync` exited with {}; log tail:\n    {}",
-            run.status,
-            log_tail(&log)
-        );
-    }
+    let run = run_to_success(cmd, limit, "`notion-mirror sync` (rate-limited)", &log).await?;
     let stats = sim.stats();
     let limited = stats.rate_limited();
     let useful = stats.total() - limited;

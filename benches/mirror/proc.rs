@@ -149,6 +149,27 @@ pub(crate) fn run_to_end(
     }
 }
 
+/// [`run_to_end`] off the async runtime, failing (with the log's tail) unless the command
+/// exits 0.
+pub(crate) async fn run_to_success(
+    cmd: Command,
+    limit: Duration,
+    what: &'static str,
+    log: &Path,
+) -> Result<Finished> {
+    let log_owned = log.to_path_buf();
+    let run =
+        tokio::task::spawn_blocking(move || run_to_end(cmd, limit, what, &log_owned)).await??;
+    if !run.status.success() {
+        bail!(
+            "{what} exited with {}; log tail:\n    {}",
+            run.status,
+            log_tail(log)
+        );
+    }
+    Ok(run)
+}
+
 /// A running `notion-mirror run`; killed on drop if still alive.
 pub(crate) struct Daemon {
     child: Child,

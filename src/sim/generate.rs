@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::model::{
     Block, Comment, DataSource, Database, Holder, Page, Parent, PropKind, PropSchema, SelectOption,
-    User, UserKind, Val, Workspace,
+    User, UserKind, Workspace,
 };
 use super::richtext;
 use super::util::SimRng;
@@ -229,29 +229,10 @@ impl Gen {
         match parent {
             Parent::Page(p) => self.stand_in_block(&id, Holder::Page(p), "child_page"),
             Parent::Block(b) => self.stand_in_block(&id, Holder::Block(b), "child_page"),
-            Parent::DataSource(ds) => self.attach_row(&ds, &id),
+            Parent::DataSource(ds) => self.ws.attach_row(&ds, &id),
             Parent::Workspace => {}
         }
         id
-    }
-
-    fn attach_row(&mut self, ds_id: &str, page_id: &str) {
-        let Some(ds) = self.ws.data_sources.get_mut(ds_id) else {
-            return;
-        };
-        ds.rows.push(page_id.to_string());
-        let uid = ds
-            .properties
-            .iter()
-            .find(|p| matches!(p.kind, PropKind::UniqueId { .. }))
-            .map(|p| p.id.clone());
-        if let Some(uid) = uid {
-            ds.next_unique_id += 1;
-            let n = ds.next_unique_id;
-            if let Some(p) = self.ws.pages.get_mut(page_id) {
-                p.props.insert(uid, Val::UniqueId(n));
-            }
-        }
     }
 
     /// The `child_page`/`child_database` block standing for an object in its parent's

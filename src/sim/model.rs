@@ -395,6 +395,27 @@ impl Workspace {
         }
     }
 
+    /// Adds `page_id` to the rows of data source `ds_id`, numbering it when the source has
+    /// a `unique_id` property (the counter only grows, as in Notion).
+    pub(crate) fn attach_row(&mut self, ds_id: &str, page_id: &str) {
+        let Some(ds) = self.data_sources.get_mut(ds_id) else {
+            return;
+        };
+        ds.rows.push(page_id.to_string());
+        let uid = ds
+            .properties
+            .iter()
+            .find(|p| matches!(p.kind, PropKind::UniqueId { .. }))
+            .map(|p| p.id.clone());
+        if let Some(uid) = uid {
+            ds.next_unique_id += 1;
+            let n = ds.next_unique_id;
+            if let Some(p) = self.pages.get_mut(page_id) {
+                p.props.insert(uid, Val::UniqueId(n));
+            }
+        }
+    }
+
     pub(crate) fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::error::SimError;
-use super::model::{Holder, Page, Parent, PropKind, Val};
+use super::model::{Holder, Page, Parent};
 use super::mutate::{ParentRef, Tx};
 use super::richtext;
 
@@ -70,31 +70,12 @@ impl Tx<'_> {
                 self.content_updated(&p, std::slice::from_ref(&id));
             }
             Parent::DataSource(ds) => {
-                self.attach_row(&ds, &id);
+                self.ws.attach_row(&ds, &id);
                 self.source_content_updated(&ds, &id);
             }
             _ => {}
         }
         Ok(())
-    }
-
-    pub(crate) fn attach_row(&mut self, ds_id: &str, page_id: &str) {
-        let Some(ds) = self.ws.data_sources.get_mut(ds_id) else {
-            return;
-        };
-        ds.rows.push(page_id.to_string());
-        let uid = ds
-            .properties
-            .iter()
-            .find(|p| matches!(p.kind, PropKind::UniqueId { .. }))
-            .map(|p| p.id.clone());
-        let n = uid.as_ref().map(|_| {
-            ds.next_unique_id += 1;
-            ds.next_unique_id
-        });
-        if let (Some(uid), Some(n), Some(p)) = (uid, n, self.ws.pages.get_mut(page_id)) {
-            p.props.insert(uid, Val::UniqueId(n));
-        }
     }
 
     pub(crate) fn page(&self, raw: &str) -> Result<String, SimError> {

@@ -34,19 +34,9 @@ pub fn retry_delay(attempt: u32, time_factor: f64) -> Duration {
 
 /// A random (version 4) UUID, lowercase and dashed, drawn from the seeded RNG.
 pub(super) fn uuid_v4(rng: &mut StdRng) -> String {
-    let mut b = [0u8; 16];
-    rng.fill(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut bytes = [0u8; 16];
+    rng.fill(&mut bytes);
+    crate::ids::uuid_v4_from(bytes)
 }
 
 /// One aggregated event on its way out; shared by its duplicate copies.
