@@ -234,3 +234,26 @@ CREATE TABLE typed_views (
     data_source_id TEXT NOT NULL,
     sql            TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- migration: 2
+-- Converging under load (freshness model, ARCHITECTURE.md "Freshness model").
+
+-- extension: the newest minute of a page's edits that webhook events named and whose named
+-- work (the page object, or the blocks `updated_blocks` listed) is done. A sweep that sees
+-- `last_edited_time` at or below it has nothing to refetch; while it is newer than
+-- `content_edited_time` the tree has not been re-read as a whole since, and the presence
+-- sweep re-reads it once (webhooks are at-most-once: a lost event can hide behind a later
+-- one in the same page). NULL: no webhook-explained edit since the last whole-tree fetch.
+ALTER TABLE pages ADD COLUMN events_edited_time TEXT;
+
+-- extension: the newest webhook event timestamp merged into a queue row (what its run
+-- will explain), and the sweep (`sync_runs.id`) whose work the row carries, so a sweep
+-- knows when its own work is done without waiting for anyone else's.
+ALTER TABLE queue ADD COLUMN signalled_at TEXT;
+ALTER TABLE queue ADD COLUMN sweep_run INTEGER;
+CREATE INDEX queue_sweep_run ON queue (sweep_run) WHERE sweep_run IS NOT NULL;
+
+-- extension: sweeps are `incremental`, `presence`, `full` (the daily one) or `resync`
+-- (SIGHUP / `notion-mirror resync`). `finished_at` is when its listings ended; `settled_at`
+-- when the last work item it queued was done (its watermark moved then).
+ALTER TABLE sync_runs ADD COLUMN settled_at TEXT;

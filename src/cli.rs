@@ -37,9 +37,15 @@ Config file keys (TOML, lower precedence than flags and environment) are listed 
 pub enum Command {
     /// Run the daemon: webhook server, queue workers, reconciliation sweeps.
     ///
-    /// Needs NOTION_TOKEN (or a systemd credential `notion-token`). Handles SIGHUP (full
-    /// resync) and SIGTERM/SIGINT (graceful stop). Notifies systemd when run as
-    /// Type=notify. With an empty mirror it starts with a full sweep.
+    /// Needs NOTION_TOKEN (or a systemd credential `notion-token`). Three schedules keep
+    /// the mirror exact between webhooks: the incremental sweep (every 5 minutes; 1 +
+    /// data sources requests when nothing changed), the presence sweep (hourly; about
+    /// pages/100 + rows/100 requests: notices unshared and deleted objects) and the full
+    /// sweep (daily; also re-lists every page's comments). SIGHUP (or `notion-mirror
+    /// resync`) refetches everything regardless of timestamps — the cost of a cold sync —
+    /// and heals a mirror edited by hand; webhook work keeps priority meanwhile.
+    /// SIGTERM/SIGINT stop within seconds: unfinished work stays queued. Notifies systemd
+    /// when run as Type=notify. With an empty mirror it starts with a full sweep.
     #[command(after_long_help = ENV_HELP)]
     Run(RunArgs),
     /// Run one full sync in the foreground, then exit (0 when the mirror is complete).
@@ -49,6 +55,11 @@ pub enum Command {
     #[command(after_long_help = ENV_HELP)]
     Sync(SyncArgs),
     /// Ask the running daemon for a full resync (like `kill -HUP` / `systemctl reload`).
+    ///
+    /// The daemon refetches every object and its content regardless of timestamps (the
+    /// cost of a cold sync: about an hour for 2,000 pages at 3 requests/s), so the mirror
+    /// equals Notion afterwards even where rows were deleted or edited by hand. The mirror
+    /// stays readable and webhook work keeps priority meanwhile.
     Resync(DbArgs),
     /// Show what is in the mirror: counts, sweeps, queue, parked failures, webhooks.
     ///
@@ -121,6 +132,10 @@ pub struct RunArgs {
     /// Incremental sweep schedule, cron with seconds [default: "0 */5 * * * *"]
     #[arg(long, env = "NOTION_MIRROR_INCREMENTAL", value_name = "CRON")]
     pub incremental: Option<String>,
+    /// Presence sweep schedule (absences, unverified trees), cron with seconds
+    /// [default: "0 17 * * * *", hourly]
+    #[arg(long, env = "NOTION_MIRROR_PRESENCE", value_name = "CRON")]
+    pub presence: Option<String>,
     /// Full sweep schedule, cron with seconds [default: "0 30 3 * * *"]
     #[arg(long, env = "NOTION_MIRROR_FULL", value_name = "CRON")]
     pub full: Option<String>,
@@ -136,6 +151,10 @@ pub struct SyncArgs {
     /// No progress bar, even on a terminal
     #[arg(long)]
     pub quiet: bool,
+    /// Refetch everything regardless of timestamps (heals a mirror edited by hand; costs
+    /// as much as a cold sync), instead of only what changed
+    #[arg(long)]
+    pub resync: bool,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +205,7 @@ impl RunArgs {
             listen: self.listen.clone(),
             no_webhooks: self.no_webhooks,
             incremental: self.incremental.clone(),
+            presence: self.presence.clone(),
             full: self.full.clone(),
             debounce_ms: self.debounce_ms,
             ..self.common.overrides()

@@ -42,7 +42,12 @@ pub async fn sync(args: &SyncArgs) -> anyhow::Result<ExitCode> {
             }
         }
     });
-    match sync::run(&config, interrupt, !args.quiet).await? {
+    let kind = if args.resync {
+        crate::reconcile::SweepKind::Resync
+    } else {
+        crate::reconcile::SweepKind::Full
+    };
+    match sync::run_kind(&config, kind, interrupt, !args.quiet).await? {
         SyncEnd::Complete(f) => {
             println!(
                 "synced {}: {} requests, {} objects written, {} removed",

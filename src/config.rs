@@ -39,6 +39,7 @@ impl fmt::Display for Secret {
 pub const DEFAULT_API_URL: &str = "https://api.notion.com";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 pub const DEFAULT_INCREMENTAL: &str = "0 */5 * * * *";
+pub const DEFAULT_PRESENCE: &str = "0 17 * * * *";
 pub const DEFAULT_FULL: &str = "0 30 3 * * *";
 
 /// The daemon's and the one-shot commands' settings.
@@ -58,6 +59,8 @@ pub struct Config {
     pub webhook_token: Option<Secret>,
     pub webhooks_enabled: bool,
     pub incremental_cron: String,
+    /// The presence sweep (absences, unverified trees): hourly by default.
+    pub presence_cron: String,
     pub full_cron: String,
     /// Notion requests per second, on average (shared by every task).
     pub rate: f64,
@@ -82,6 +85,9 @@ pub struct Config {
     pub full_sweep_comments: bool,
     /// Incremental sweeps look back this far before the watermark.
     pub overlap: Duration,
+    /// A sweep's content check waits this long for a webhook event in flight to explain a
+    /// change before it fetches the tree (`schedule.event_grace_secs`).
+    pub event_grace: Duration,
     /// Graceful shutdown deadline.
     pub shutdown_timeout: Duration,
     /// Finished webhook events are kept this long (`webhooks.retention_days`).
@@ -153,8 +159,10 @@ pub struct FileWebhooks {
 #[serde(deny_unknown_fields)]
 pub struct FileSchedule {
     pub incremental: Option<String>,
+    pub presence: Option<String>,
     pub full: Option<String>,
     pub overlap_secs: Option<u64>,
+    pub event_grace_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,6 +185,7 @@ pub struct Overrides {
     pub workers: Option<usize>,
     pub debounce_ms: Option<u64>,
     pub incremental: Option<String>,
+    pub presence: Option<String>,
     pub full: Option<String>,
     pub no_webhooks: bool,
     pub no_block_comments: bool,
@@ -244,6 +253,11 @@ impl Config {
                 .clone()
                 .or(file.schedule.incremental)
                 .unwrap_or_else(|| DEFAULT_INCREMENTAL.to_string()),
+            presence_cron: over
+                .presence
+                .clone()
+                .or(file.schedule.presence)
+                .unwrap_or_else(|| DEFAULT_PRESENCE.to_string()),
             full_cron: over
                 .full
                 .clone()
@@ -265,7 +279,8 @@ impl Config {
                 && file.comments.scan_blocks.unwrap_or(true),
             full_sweep_comments: file.comments.full_sweep.unwrap_or(true),
             overlap: Duration::from_secs(file.schedule.overlap_secs.unwrap_or(120)),
-            shutdown_timeout: Duration::from_secs(file.shutdown_timeout_secs.unwrap_or(30)),
+            event_grace: Duration::from_secs(file.schedule.event_grace_secs.unwrap_or(20)),
+            shutdown_timeout: Duration::from_secs(file.shutdown_timeout_secs.unwrap_or(2)),
             event_retention: Duration::from_secs(
                 file.webhooks.retention_days.unwrap_or(30) * 86_400,
             ),
@@ -315,6 +330,10 @@ impl Config {
         validate_cron(
             "incremental schedule (NOTION_MIRROR_INCREMENTAL)",
             &self.incremental_cron,
+        )?;
+        validate_cron(
+            "presence schedule (NOTION_MIRROR_PRESENCE)",
+            &self.presence_cron,
         )?;
         validate_cron("full schedule (NOTION_MIRROR_FULL)", &self.full_cron)?;
         Ok(())

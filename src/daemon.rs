@@ -22,10 +22,13 @@ use crate::fetch::{Ctx, FetchOptions};
 use crate::metrics::Metrics;
 use crate::mirror::{read, Store};
 use crate::notion::{Client, ClientConfig, NotionError};
-use crate::reconcile::{self, SweepKind, SweepOptions, Triggers};
+use crate::reconcile::{self, Settler, SweepKind, SweepOptions, Triggers};
 use crate::webhook::ingest::Tokens;
 use crate::webhook::server::{self, Ingress};
 use crate::{queue, worker};
+
+/// Settings key of a resync asked for and not settled yet.
+pub const RESYNC_PENDING: &str = "resync.pending";
 
 /// Builds the fetch context (store + client) shared by `run`, `sync` and the tests.
 pub fn context(config: &Config, store: Store, metrics: Arc<Metrics>) -> anyhow::Result<Ctx> {
@@ -41,6 +44,7 @@ pub fn context(config: &Config, store: Store, metrics: Arc<Metrics>) -> anyhow::
         overlap: config.overlap,
         max_attempts: config.max_attempts,
         retry_base: config.retry_base,
+        event_grace: config.event_grace,
     };
     Ok(Ctx::new(client, store, options, metrics))
 }
@@ -60,6 +64,15 @@ pub struct Daemon {
 /// when this returns.
 pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
     let store = Store::open(&config.db_path)?;
+    let interrupted = store
+        .write(crate::mirror::write::close_interrupted_runs)
+        .await?;
+    if interrupted > 0 {
+        tracing::info!(
+            sweeps = interrupted,
+            "sweeps a previous process did not finish are recorded as interrupted"
+        );
+    }
     let recovered = store.write(queue::recover).await?;
     if recovered > 0 {
         tracing::info!(
@@ -88,7 +101,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
         webhooks_enabled: config.webhooks_enabled,
         worker_alive: worker_alive.clone(),
     });
-    let grace = Duration::from_secs(5).min(config.shutdown_timeout);
+    let grace = Duration::from_secs(2).min(config.shutdown_timeout.max(Duration::from_millis(500)));
     tasks.push((
         "http",
         tokio::spawn(server::serve(
@@ -116,19 +129,34 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
     let sweep_options = SweepOptions {
         full_sweep_comments: config.full_sweep_comments,
         event_retention: config.event_retention,
+        webhooks_enabled: config.webhooks_enabled,
     };
+    let settler = Arc::new(Settler::default());
     tasks.push((
         "reconciler",
         tokio::spawn(reconcile::run(
             ctx.clone(),
             sweep_options,
             triggers.clone(),
+            settler.clone(),
             shutdown.child_token(),
         )),
     ));
-    if store.read(read::is_empty).await? {
-        tracing::info!("the mirror is empty: starting with a full sweep");
-        triggers.request(SweepKind::Full);
+    let (settle_ctx, settle_stop, watcher) = (ctx.clone(), shutdown.child_token(), settler.clone());
+    tasks.push((
+        "settler",
+        tokio::spawn(async move { watcher.run(settle_ctx, settle_stop).await }),
+    ));
+    match store.read(read::owed_sweep).await? {
+        Some("resync") => {
+            tracing::info!("a resync was asked for and did not finish: resyncing");
+            triggers.request(SweepKind::Resync);
+        }
+        Some(_) => {
+            tracing::info!("the mirror never finished a full sweep: starting with one");
+            triggers.request(SweepKind::Full);
+        }
+        None => {}
     }
     let scheduler = schedule(config, &triggers).await?;
     // Reported in the background: READY must not wait on the network (a hung network at
@@ -159,6 +187,7 @@ async fn schedule(
         .context("cannot start the scheduler")?;
     for (kind, cron) in [
         (SweepKind::Incremental, &config.incremental_cron),
+        (SweepKind::Presence, &config.presence_cron),
         (SweepKind::Full, &config.full_cron),
     ] {
         let triggers = triggers.clone();
@@ -189,16 +218,36 @@ async fn check_token(client: Client) {
 }
 
 impl Daemon {
-    /// Stops every task in order and closes the store.
+    /// Asks for a resync, remembered in the mirror until it settles (a restart meanwhile
+    /// resumes it).
+    pub async fn request_resync(&self) {
+        let remembered = self
+            .ctx
+            .store
+            .write(|c| {
+                crate::mirror::write::set_setting(c, RESYNC_PENDING, &crate::mirror::now_iso())
+            })
+            .await;
+        if let Err(e) = remembered {
+            tracing::warn!(error = %e, "cannot record the resync request; resyncing anyway");
+        }
+        self.triggers.request(SweepKind::Resync);
+    }
+
+    /// Stops every task and closes the store. Every task listens to the one token, so
+    /// they wind down together: the listener drains (2 s at most), the workers let
+    /// in-flight items finish until the deadline and then cancel them (they stay queued),
+    /// an unfinished sweep is dropped (its listings are kept, its watermark is not moved).
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         if let Some(mut scheduler) = self.scheduler.take() {
-            let _ = scheduler.shutdown().await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), scheduler.shutdown()).await;
         }
-        let limit = self.deadline + Duration::from_secs(5);
+        let limit = self.deadline + Duration::from_secs(2);
         for (name, task) in self.tasks.drain(..) {
-            if tokio::time::timeout(limit, task).await.is_err() {
-                tracing::warn!(task = name, "did not stop within the deadline");
+            match tokio::time::timeout(limit, task).await {
+                Ok(_) => {}
+                Err(_) => tracing::warn!(task = name, "did not stop within the deadline"),
             }
         }
         self.ctx.store.close();
@@ -221,8 +270,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => {
-                tracing::info!("SIGHUP: full resync requested");
-                daemon.triggers.request(SweepKind::Full);
+                tracing::info!("SIGHUP: resync requested (everything is refetched; webhook work keeps priority)");
+                daemon.request_resync().await;
             }
         }
     }

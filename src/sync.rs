@@ -32,9 +32,20 @@ pub enum SyncEnd {
     Incomplete { figures: SweepFigures, parked: u64 },
 }
 
-/// Runs the sync; `interrupt` is fired by Ctrl-C (tests fire it themselves).
+/// Runs the sync (a full sweep: what changed is fetched); `interrupt` is fired by Ctrl-C
+/// (tests fire it themselves).
 pub async fn run(
     config: &Config,
+    interrupt: CancellationToken,
+    progress: bool,
+) -> anyhow::Result<SyncEnd> {
+    run_kind(config, SweepKind::Full, interrupt, progress).await
+}
+
+/// Runs one sweep of `kind` (`Full`, or `Resync` to refetch everything) to completion.
+pub async fn run_kind(
+    config: &Config,
+    kind: SweepKind,
     interrupt: CancellationToken,
     progress: bool,
 ) -> anyhow::Result<SyncEnd> {
@@ -57,8 +68,12 @@ pub async fn run(
     let options = SweepOptions {
         full_sweep_comments: false,
         event_retention: config.event_retention,
+        webhooks_enabled: false,
     };
-    let result = reconcile::sweep(&ctx, SweepKind::Full, &options, &interrupt).await;
+    let result = match reconcile::sweep(&ctx, kind, &options, &interrupt).await {
+        Ok(figures) => settle_and_total(&ctx, figures, &interrupt).await,
+        Err(e) => Err(e),
+    };
     stop_workers.cancel();
     let _ = pool.await;
     reporter.abort();
@@ -73,6 +88,27 @@ pub async fn run(
         return Ok(SyncEnd::Incomplete { figures, parked });
     }
     Ok(SyncEnd::Complete(figures))
+}
+
+/// Waits for the sweep's work, then reports the whole sync (listings and work items) from
+/// its `sync_runs` record.
+async fn settle_and_total(
+    ctx: &Ctx,
+    mut figures: SweepFigures,
+    interrupt: &CancellationToken,
+) -> Result<SweepFigures, crate::fetch::FetchError> {
+    reconcile::settle_inline(ctx, &figures, interrupt).await?;
+    let run = figures.run_id;
+    if let Some((requests, written, removed)) = ctx
+        .store
+        .read(move |c| crate::mirror::read::run_totals(c, run))
+        .await?
+    {
+        figures.requests = requests;
+        figures.report.written = written;
+        figures.report.removed = removed;
+    }
+    Ok(figures)
 }
 
 async fn report_progress(ctx: Ctx, tty: bool, stop: CancellationToken) {

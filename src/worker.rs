@@ -2,9 +2,11 @@
 //! fetcher, and records the outcome (done, retry at, parked).
 //!
 //! Invariants: at most `size` items run at once, one per object (the queue's claim
-//! guarantees it); webhook items use the high-priority client, sweep items the low one;
-//! on shutdown no new item is claimed, running items get until the deadline to finish, and
-//! whatever is still running is released back to pending — no lease is left behind.
+//! guarantees it), and at most half of them (at least one) are sweep work, so webhook work
+//! always finds a free slot; webhook items use the high-priority client, sweep items the
+//! low one. On shutdown no new item is claimed, running items get `drain_deadline` to
+//! finish, then they are cancelled (every item is idempotent: what it wrote stays, the
+//! rest runs again) and released back to pending — no lease is left behind.
 
 use std::time::{Duration, Instant};
 
@@ -22,18 +24,30 @@ const LEASE_MS: i64 = 10 * 60 * 1000;
 /// Even without a wake-up, the pool looks at the queue this often.
 const POLL: Duration = Duration::from_secs(1);
 
+/// A finished item: the item, its result, when it started and the requests it made.
+type Ran = (WorkItem, Result<Report, FetchError>, Instant, u64);
+type Running = JoinSet<Ran>;
+
+/// How many of `size` slots sweep work may hold.
+pub fn sweep_slots(size: usize) -> usize {
+    (size / 2).max(1)
+}
+
 /// Runs the pool until `shutdown`, then drains within `drain_deadline`.
 pub async fn run(ctx: Ctx, size: usize, shutdown: CancellationToken, drain_deadline: Duration) {
-    let mut running: JoinSet<(WorkItem, Result<Report, FetchError>, Instant)> = JoinSet::new();
+    let size = size.max(1);
+    let mut running: Running = JoinSet::new();
     let mut in_flight: Vec<WorkItem> = Vec::new();
     loop {
         if shutdown.is_cancelled() {
             break;
         }
         let free = size.saturating_sub(running.len());
+        let sweeping = in_flight.iter().filter(|i| !i.from_webhook()).count();
+        let sweep_free = sweep_slots(size).saturating_sub(sweeping);
         let mut next_due = None;
         if free > 0 {
-            match claim(&ctx, free).await {
+            match claim(&ctx, free, sweep_free).await {
                 Ok((items, due)) => {
                     next_due = due;
                     for item in items {
@@ -48,15 +62,16 @@ pub async fn run(ctx: Ctx, size: usize, shutdown: CancellationToken, drain_deadl
         let look_at = next_due
             .unwrap_or(i64::MAX)
             .min(now + POLL.as_millis() as i64);
+        let free = size.saturating_sub(running.len());
         if free > 0 {
             ctx.wake.plan(look_at);
         }
         let sleep = Duration::from_millis((look_at - now).max(0) as u64);
         tokio::select! {
             Some(done) = running.join_next(), if !running.is_empty() => {
-                if let Ok((item, result, started)) = done {
-                    in_flight.retain(|i| !(i.kind == item.kind && i.id == item.id));
-                    finish(&ctx, &item, result, started).await;
+                if let Ok(ran) = done {
+                    in_flight.retain(|i| !(i.kind == ran.0.kind && i.id == ran.0.id));
+                    finish(&ctx, ran).await;
                 }
             }
             _ = ctx.wake.woken() => {}
@@ -70,28 +85,26 @@ pub async fn run(ctx: Ctx, size: usize, shutdown: CancellationToken, drain_deadl
 async fn claim(
     ctx: &Ctx,
     free: usize,
+    sweep_free: usize,
 ) -> Result<(Vec<WorkItem>, Option<i64>), crate::mirror::StoreError> {
     let now = queue::now_ms();
     ctx.store
         .write(move |c| {
-            let items = queue::claim(c, now, free, LEASE_MS)?;
+            let items = queue::claim(c, now, free, sweep_free, LEASE_MS)?;
             Ok((items, queue::next_due(c)?))
         })
         .await
 }
 
-fn spawn_item(
-    ctx: &Ctx,
-    running: &mut JoinSet<(WorkItem, Result<Report, FetchError>, Instant)>,
-    item: WorkItem,
-) {
+fn spawn_item(ctx: &Ctx, running: &mut Running, item: WorkItem) {
     let mut ctx = ctx.clone();
-    let priority = if item.priority == queue::PRIORITY_WEBHOOK {
+    let priority = if item.from_webhook() {
         Priority::High
     } else {
         Priority::Low
     };
-    ctx.client = ctx.client.with_priority(priority);
+    let (client, tally) = ctx.client.with_priority(priority).tallied();
+    ctx.client = client;
     let span = tracing::info_span!(
         "work",
         object = item.kind.as_str(),
@@ -103,14 +116,17 @@ fn spawn_item(
         async move {
             let started = Instant::now();
             let result = fetch::run_item(&ctx, &item).await;
-            (item, result, started)
+            let requests = tally.load(std::sync::atomic::Ordering::Relaxed);
+            (item, result, started, requests)
         }
         .instrument(span),
     );
 }
 
-async fn finish(ctx: &Ctx, item: &WorkItem, result: Result<Report, FetchError>, started: Instant) {
+async fn finish(ctx: &Ctx, (item, result, started, requests): Ran) {
+    let item = &item;
     let now = queue::now_ms();
+    let report = result.as_ref().ok().copied();
     let outcome = match &result {
         Ok(report) => {
             ctx.totals.record(*report);
@@ -149,34 +165,38 @@ async fn finish(ctx: &Ctx, item: &WorkItem, result: Result<Report, FetchError>, 
     let record = item.clone();
     if let Err(e) = ctx
         .store
-        .write(move |c| queue::complete(c, &record, &outcome, now))
+        .write(move |c| {
+            if let Some(run) = record.sweep_run {
+                let done = report.unwrap_or_default();
+                crate::mirror::write::add_run_work(c, run, requests, done.written, done.removed)?;
+            }
+            queue::complete(c, &record, &outcome, now)
+        })
         .await
     {
         tracing::error!(error = %e, "cannot record a work outcome; the item will run again after a restart");
     }
 }
 
-async fn drain(
-    ctx: &Ctx,
-    mut running: JoinSet<(WorkItem, Result<Report, FetchError>, Instant)>,
-    mut in_flight: Vec<WorkItem>,
-    deadline: Duration,
-) {
+/// Lets running items finish until `deadline`, then cancels the rest and puts every
+/// unfinished item back to pending (nothing is lost: items are idempotent).
+async fn drain(ctx: &Ctx, mut running: Running, mut in_flight: Vec<WorkItem>, deadline: Duration) {
     let until = tokio::time::Instant::now() + deadline;
     while !running.is_empty() {
         match tokio::time::timeout_at(until, running.join_next()).await {
-            Ok(Some(Ok((item, result, started)))) => {
-                in_flight.retain(|i| !(i.kind == item.kind && i.id == item.id));
-                finish(ctx, &item, result, started).await;
+            Ok(Some(Ok(ran))) => {
+                in_flight.retain(|i| !(i.kind == ran.0.kind && i.id == ran.0.id));
+                finish(ctx, ran).await;
             }
             Ok(Some(Err(_))) => {}
             Ok(None) => break,
             Err(_) => {
-                tracing::warn!(
+                tracing::info!(
                     items = running.len(),
-                    "shutdown deadline: releasing unfinished work"
+                    "stop: cancelling unfinished work (it stays queued)"
                 );
                 running.abort_all();
+                while running.join_next().await.is_some() {}
                 break;
             }
         }

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use notion_mirror::daemon::{self, Daemon};
+use notion_mirror::reconcile::SweepKind;
 use notion_mirror::sim::{GenConfig, Knobs, MutationMix, Sim};
 use notion_mirror::verify::Scope;
 use notion_mirror::webhook::signature;
@@ -82,6 +83,10 @@ async fn webhooks_with_duplicates_and_reordering_converge_the_mirror() {
         sender.quiesce(Duration::from_secs(90)).await,
         "every event delivered"
     );
+    queue_idle(&config).await;
+    // Block edits fetch only the blocks: the pages' new `last_edited_time`/`_by` (and the
+    // data sources') come with the next incremental sweep's listings, at no extra cost.
+    common::sweep_and_settle(&daemon, &config, SweepKind::Incremental).await;
     queue_idle(&config).await;
     let stats = sender.stats();
     println!("webhook sender: {stats:?}");

@@ -34,7 +34,7 @@ fn park_one(db: &std::path::Path, id: &str) {
         0,
     )
     .unwrap();
-    let item = queue::claim(&conn, 0, 1, 1000).unwrap().remove(0);
+    let item = queue::claim(&conn, 0, 1, 1, 1000).unwrap().remove(0);
     queue::complete(
         &conn,
         &item,

@@ -294,7 +294,12 @@ async fn sighup_heals_rows_deleted_or_corrupted_in_the_mirror() {
              update pages set title = 'CORRUPTED', raw = json_set(raw, '$.url', 'x') where id in (select id from pages limit 2);
              delete from data_sources where id in (select id from data_sources limit 1);
              delete from comments where id in (select id from comments limit 3);
-             delete from property_values where page_id in (select id from pages where data_source_id is not null limit 2);",
+             delete from property_values where page_id in (select id from pages where data_source_id is not null limit 2);
+             delete from blocks where id in (select id from blocks where type = 'paragraph' limit 5);
+             update blocks set text = 'CORRUPTED' where id in (select id from blocks where type = 'paragraph' limit 3);
+             update data_sources set title = 'CORRUPTED' where id in (select id from data_sources limit 1);
+             update property_values set text = 'CORRUPTED' where (page_id, property_id) in (select page_id, property_id from property_values where type = 'number' limit 2);
+             update comments set text = 'CORRUPTED' where id in (select id from comments limit 2);",
         )
         .unwrap();
     }
@@ -313,8 +318,16 @@ async fn sighup_heals_rows_deleted_or_corrupted_in_the_mirror() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("SIGHUP"));
-    wait_sweeps(&config, "full", 2).await;
+    wait_sweeps(&config, "resync", 1).await;
     common::assert_mirror_equals(&sim, &config, Scope::default());
+    let healed = common::count(
+        &config,
+        "select (select count(*) from blocks where text = 'CORRUPTED')
+              + (select count(*) from data_sources where title = 'CORRUPTED')
+              + (select count(*) from property_values where text = 'CORRUPTED')
+              + (select count(*) from comments where text = 'CORRUPTED')",
+    );
+    assert_eq!(healed, 0, "every hand edit is undone");
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

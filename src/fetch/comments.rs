@@ -4,8 +4,6 @@
 //! Invariant: a comment is filed under the page it belongs to: its parent page, or for a
 //! block comment the mirrored block's page, else the event's `page_id` hint.
 
-use serde_json::Value;
-
 use super::{pages, Ctx, FetchError, Report};
 use crate::ids;
 use crate::mirror::{read, write};
@@ -46,12 +44,4 @@ pub async fn refresh(ctx: &Ctx, id: &str, page_hint: Option<&str>) -> Result<Rep
         })
         .await?;
     Ok(Report::written(written))
-}
-
-/// The page a comment event names (`data.page_id`), for the queue's routing hint.
-pub fn page_hint(event_data: &Value) -> Option<String> {
-    event_data
-        .get("page_id")
-        .and_then(Value::as_str)
-        .and_then(ids::normalize)
 }

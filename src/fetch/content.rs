@@ -3,9 +3,12 @@
 //!
 //! Invariants: a full content refresh records the page version it started from
 //! (`content_edited_time`) so the reconciler knows exactly which pages are stale; a
-//! block-level refresh never claims the whole tree is fresh (webhooks are at-most-once, so
-//! only a full refetch proves the tree complete); a block whose children cannot be listed
-//! (400/403/404) is logged and counted and its subtree skipped — it never aborts the page.
+//! block-level refresh never claims the whole tree is fresh (it only lets the page's item
+//! record what its events explained, see `pages::explain`); comments are listed only when
+//! asked (a page new to the mirror, the daily sweep, a resync) — a content refresh never
+//! re-lists them, `comment.*` events keep them current; a block whose children cannot be
+//! listed (400/403/404) is logged and counted and its subtree skipped — it never aborts
+//! the page.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -110,12 +113,13 @@ fn scope(ctx: &Ctx) -> CommentScope {
     }
 }
 
-/// Refetches a page's whole block tree and its comments; `version` is the page's
-/// `last_edited_time` read before the fetch started.
+/// Refetches a page's whole block tree, and its comments when `with_comments`; `version`
+/// is the page's `last_edited_time` read before the fetch started.
 pub async fn refresh_content(
     ctx: &Ctx,
     page_id: &str,
     version: &str,
+    with_comments: bool,
 ) -> Result<Report, FetchError> {
     let started = now_iso();
     let rows = match fetch_tree(ctx, page_id).await {
@@ -123,16 +127,23 @@ pub async fn refresh_content(
         Err(FetchError::Notion(e)) if e.is_gone() => return confirm_gone(ctx, page_id, e).await,
         Err(e) => return Err(e),
     };
-    let listed: Vec<(String, String)> = rows
-        .iter()
-        .filter_map(|r| Some((block_id(&r.raw)?, block_kind(&r.raw).to_string())))
-        .collect();
-    let comments = fetch_comments(ctx, page_id, &listed).await?;
+    let comments = if with_comments {
+        let listed: Vec<(String, String)> = rows
+            .iter()
+            .filter_map(|r| Some((block_id(&r.raw)?, block_kind(&r.raw).to_string())))
+            .collect();
+        Some(fetch_comments(ctx, page_id, &listed).await?)
+    } else {
+        None
+    };
     let (page, version, scope) = (page_id.to_string(), version.to_string(), scope(ctx));
     ctx.store
         .write(move |c| {
             let blocks = write::replace_page_blocks(c, &page, &rows, &version, &started)?;
-            let (written, removed) = write::replace_page_comments(c, &page, comments, scope)?;
+            let (written, removed) = match comments {
+                Some(comments) => write::replace_page_comments(c, &page, comments, scope)?,
+                None => (0, 0),
+            };
             Ok(Report {
                 written: blocks + written,
                 removed,
@@ -178,13 +189,24 @@ async fn confirm_gone(
 
 /// Refetches only what `updated_blocks` names: a changed block is re-read with one GET;
 /// a new, moved or deleted block makes its parent's children list be re-read (positions),
-/// with full subtrees for new children. Anything ambiguous falls back to the whole tree.
+/// with full subtrees for new children. Anything ambiguous falls back to the whole tree
+/// (without comments). Returns the report and the newest `last_edited_time` among the
+/// blocks it read (evidence that the reads show the events' edits).
 pub async fn refresh_blocks(
     ctx: &Ctx,
     page_id: &str,
     version: &str,
     block_ids: &[String],
-) -> Result<Report, FetchError> {
+) -> Result<(Report, Option<String>), FetchError> {
+    let whole = |r: Report| (r, None);
+    let mut newest: Option<String> = None;
+    let mut note = |block: &Value| {
+        if let Some(t) = block.get("last_edited_time").and_then(Value::as_str) {
+            if newest.as_deref().is_none_or(|n| t > n) {
+                newest = Some(t.to_string());
+            }
+        }
+    };
     let mut updates: Vec<BlockRow> = Vec::new();
     let mut relist: BTreeSet<String> = BTreeSet::new();
     for id in block_ids.iter().filter(|b| b.as_str() != page_id) {
@@ -193,7 +215,9 @@ pub async fn refresh_blocks(
             ctx.store.read(move |c| read::block_info(c, &id)).await?
         };
         if known.as_ref().is_some_and(|k| k.page_id != page_id) {
-            return refresh_content(ctx, page_id, version).await;
+            return refresh_content(ctx, page_id, version, false)
+                .await
+                .map(whole);
         }
         match ctx.client.retrieve_block(id).await {
             Err(e) if e.is_gone() => {
@@ -204,6 +228,7 @@ pub async fn refresh_blocks(
             }
             Err(e) => return Err(e.into()),
             Ok(block) => {
+                note(&block);
                 let parent = crate::mirror::write::parent_of(&block)
                     .1
                     .unwrap_or_default();
@@ -240,13 +265,17 @@ pub async fn refresh_blocks(
             let p = parent.clone();
             let info = ctx.store.read(move |c| read::block_info(c, &p)).await?;
             if info.is_none_or(|i| i.page_id != page_id) {
-                return refresh_content(ctx, page_id, version).await;
+                return refresh_content(ctx, page_id, version, false)
+                    .await
+                    .map(whole);
             }
         }
     }
     let mut levels = Vec::new();
     for parent in relist {
-        levels.push(relist_level(ctx, &parent).await?);
+        let level = relist_level(ctx, &parent).await?;
+        level.1.iter().for_each(|row| note(&row.raw));
+        levels.push(level);
     }
     let page = page_id.to_string();
     let written = ctx
@@ -259,7 +288,7 @@ pub async fn refresh_blocks(
             Ok(n)
         })
         .await?;
-    Ok(Report::written(written))
+    Ok((Report::written(written), newest))
 }
 
 /// One parent's fresh children list, plus full subtrees for children the mirror lacks.

@@ -23,7 +23,7 @@ use std::time::Duration;
 use crate::metrics::Metrics;
 use crate::mirror::{Store, StoreError};
 use crate::notion::{backoff, Client, NotionError};
-use crate::queue::{self, reason, Kind, Outcome, Signal, WorkItem};
+use crate::queue::{self, Kind, Outcome, Signal, WorkItem};
 
 /// Tunables that change what a fetch covers.
 #[derive(Debug, Clone)]
@@ -36,6 +36,9 @@ pub struct FetchOptions {
     pub max_attempts: u32,
     /// The first retry of a failed work item waits about this long (then doubling).
     pub retry_base: Duration,
+    /// How long a sweep's content check waits before it looks again: a webhook event in
+    /// flight usually explains the change first, and then nothing is fetched.
+    pub event_grace: Duration,
 }
 
 impl Default for FetchOptions {
@@ -45,6 +48,7 @@ impl Default for FetchOptions {
             overlap: Duration::from_secs(120),
             max_attempts: 8,
             retry_base: Duration::from_secs(15),
+            event_grace: Duration::from_secs(20),
         }
     }
 }
@@ -202,8 +206,56 @@ pub fn error_policy(
     }
 }
 
-/// The reasons a brand-new page needs: its properties and its whole content.
-pub const NEW_PAGE: u32 = reason::PROPERTIES | reason::CONTENT;
+/// Where follow-up work comes from: a webhook-driven item (high priority) or a sweep
+/// (low priority, tagged with its run so the sweep knows when its own work is done).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub priority: i64,
+    pub sweep_run: Option<i64>,
+}
+
+impl Origin {
+    pub const WEBHOOK: Origin = Origin {
+        priority: queue::PRIORITY_WEBHOOK,
+        sweep_run: None,
+    };
+
+    pub fn sweep(run: Option<i64>) -> Origin {
+        Origin {
+            priority: queue::PRIORITY_SWEEP,
+            sweep_run: run,
+        }
+    }
+
+    /// The origin of work an item discovers: the item's own.
+    pub fn of(item: &WorkItem) -> Origin {
+        Origin {
+            priority: item.priority,
+            sweep_run: item.sweep_run,
+        }
+    }
+
+    pub fn is_sweep(self) -> bool {
+        self.priority == queue::PRIORITY_SWEEP
+    }
+
+    /// A signal for `kind`/`id` from this origin, due now (sweep work: at the start of
+    /// this minute, see [`queue::sweep_due_at`]). Sweep work never piles on work the
+    /// object already has (`if_idle`).
+    pub fn signal(self, kind: Kind, id: &str, reasons: u32) -> Signal {
+        let now = queue::now_ms();
+        let due_at = if self.is_sweep() {
+            queue::sweep_due_at(now)
+        } else {
+            now
+        };
+        let mut s = Signal::new(kind, id, reasons, due_at);
+        s.priority = self.priority;
+        s.if_idle = self.is_sweep();
+        s.sweep_run = self.sweep_run;
+        s
+    }
+}
 
 #[cfg(test)]
 mod tests {

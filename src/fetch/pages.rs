@@ -1,14 +1,17 @@
 //! Pages: a page work item (properties, content, trash state, confirmed removal) and the
 //! batch write of pages that arrived in listings (query and search results).
 //!
-//! Invariant: a page's properties are written from the object the API returned (GET or a
-//! listing), completed first; a page missing from the mirror always gets its content too.
+//! Invariants: a page's properties are written from the object the API returned (GET or a
+//! listing), completed first; a page missing from the mirror always gets its content (and,
+//! unless a `page.created` event says it is brand new, its comments); a webhook item that
+//! finished records which edit minute its events explained (`pages.events_edited_time`),
+//! never more than the page object it read shows.
 
 use serde_json::Value;
 
-use super::{complete, content, Ctx, FetchError, Report};
+use super::{complete, content, Ctx, FetchError, Origin, Report};
 use crate::ids;
-use crate::mirror::{read, write, StoreError};
+use crate::mirror::{minute_of, read, text, write, StoreError};
 use crate::notion::NotionError;
 use std::collections::HashMap;
 
@@ -17,12 +20,24 @@ use crate::queue::{self, reason, Kind, Signal, WorkItem};
 /// Runs one page work item.
 pub async fn refresh(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> {
     let id = item.id.clone();
+    let origin = Origin::of(item);
     let mut report = Report::default();
     let before = state(ctx, &id).await?;
-    let wants_get = item.reasons & (reason::PROPERTIES | reason::VERIFY | reason::TRASH) != 0;
+    let before_title = match before {
+        Some(_) => title_of(ctx, &id).await?,
+        None => None,
+    };
+    let wants_get = item.reasons
+        & (reason::PROPERTIES | reason::VERIFY | reason::TRASH | reason::TITLE_OR_CONTENT)
+        != 0;
+    let mut fetched: Option<(String, String)> = None; // (last_edited_time, title)
     if wants_get || before.is_none() {
         match ctx.client.retrieve_page(&id).await {
-            Ok(page) => report.add(write_pages(ctx, vec![page], false, item.priority).await?.0),
+            Ok(page) => {
+                let edited = write::str_field(&page, "last_edited_time").unwrap_or_default();
+                fetched = Some((edited, text::page_title(&page)));
+                report.add(write_pages(ctx, vec![page], false, origin).await?.0);
+            }
             Err(e) if e.is_gone() => return remove(ctx, &id, &e).await,
             Err(e) => return Err(e.into()),
         }
@@ -31,24 +46,84 @@ pub async fn refresh(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> {
         return Ok(report);
     };
     if after.in_trash {
+        explain(ctx, item, fetched.as_ref().map(|f| f.0.as_str()), None).await?;
         return Ok(report); // kept as it was; Notion can restore it
     }
+    let title_changed = fetched
+        .as_ref()
+        .is_some_and(|(_, title)| before_title.as_deref() != Some(title.as_str()));
     let whole_tree = item.reasons & reason::CONTENT != 0
-        || before.is_none()
-        || (item.reasons & reason::BLOCKS != 0 && after.content_edited_time.is_none());
+        || after.content_new
+        || (item.reasons & reason::BLOCKS != 0 && after.content_edited_time.is_none())
+        || (item.reasons & reason::TITLE_OR_CONTENT != 0 && !title_changed)
+        || (item.reasons & reason::CONTENT_IF_DUE != 0 && after.unexplained);
+    // A page new to the mirror has comments to list, unless `page.created` says it was
+    // created just now (its comments, if any, arrive as `comment.*` events).
+    let comments = item.reasons & reason::COMMENTS != 0
+        || (after.content_new && item.reasons & reason::CREATED == 0);
+    let mut evidence: Option<String> = None;
     if whole_tree {
-        report.add(content::refresh_content(ctx, &id, &after.last_edited_time).await?);
+        report.add(content::refresh_content(ctx, &id, &after.last_edited_time, comments).await?);
     } else if item.reasons & reason::BLOCKS != 0 {
-        report.add(content::refresh_blocks(ctx, &id, &after.last_edited_time, &item.blocks).await?);
-    } else if item.reasons & reason::COMMENTS != 0 {
+        let (r, newest) =
+            content::refresh_blocks(ctx, &id, &after.last_edited_time, &item.blocks).await?;
+        report.add(r);
+        evidence = newest;
+    } else if comments {
         report.add(content::refresh_comments(ctx, &id).await?);
     }
+    if !whole_tree {
+        explain(
+            ctx,
+            item,
+            fetched.as_ref().map(|f| f.0.as_str()),
+            evidence.as_deref(),
+        )
+        .await?;
+    }
     Ok(report)
+}
+
+/// Records the edit minute a webhook item's events explained: the minute of the newest
+/// event, bounded by what was read — the page object's `last_edited_time` when the item
+/// fetched it, or else the newest `last_edited_time` among the blocks it fetched (a read
+/// that shows the edit). Sweep items explain nothing.
+async fn explain(
+    ctx: &Ctx,
+    item: &WorkItem,
+    page_edited: Option<&str>,
+    newest_block: Option<&str>,
+) -> Result<(), StoreError> {
+    let Some(event_minute) = item
+        .from_webhook()
+        .then_some(item.signalled_at.as_deref())
+        .flatten()
+        .and_then(minute_of)
+    else {
+        return Ok(());
+    };
+    let explained = match (page_edited, newest_block) {
+        (Some(read), _) => Some(event_minute.as_str().min(read).to_string()),
+        (None, Some(read)) if read >= event_minute.as_str() => Some(event_minute),
+        _ => None,
+    };
+    let Some(minute) = explained else {
+        return Ok(());
+    };
+    let id = item.id.clone();
+    ctx.store
+        .write(move |c| write::explain_page_edits(c, &id, &minute))
+        .await
 }
 
 async fn state(ctx: &Ctx, id: &str) -> Result<Option<read::PageState>, StoreError> {
     let id = id.to_string();
     ctx.store.read(move |c| read::page_state(c, &id)).await
+}
+
+async fn title_of(ctx: &Ctx, id: &str) -> Result<Option<String>, StoreError> {
+    let id = id.to_string();
+    ctx.store.read(move |c| read::page_title(c, &id)).await
 }
 
 /// Removes a page a direct GET could not see, once users/me proves the token works.
@@ -81,17 +156,59 @@ pub fn removal_reason(error: &NotionError) -> write::Removal {
     }
 }
 
-/// Completes and writes pages from a listing in one transaction, and enqueues (at
-/// `priority`) the pages whose rollups read a changed page. With `only_if_newer` (search
+/// Pages a listing wrote whose content needs work.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContentWork {
+    /// Never fetched: the whole tree and the comments.
+    pub new: Vec<String>,
+    /// `last_edited_time` moved past what the tree and webhook events explain: checked
+    /// again after the event grace (see [`reason::CONTENT_IF_DUE`]).
+    pub unexplained: Vec<String>,
+}
+
+impl ContentWork {
+    pub fn extend(&mut self, more: ContentWork) {
+        self.new.extend(more.new);
+        self.unexplained.extend(more.unexplained);
+    }
+
+    /// The signals for this work from `origin`.
+    pub fn signals(&self, ctx: &Ctx, origin: Origin) -> Vec<Signal> {
+        let grace = ctx.options.event_grace.as_millis() as i64;
+        let mut out: Vec<Signal> = self
+            .new
+            .iter()
+            .map(|p| origin.signal(Kind::Page, p, reason::CONTENT | reason::COMMENTS))
+            .collect();
+        out.extend(self.unexplained.iter().map(|p| {
+            let mut s = origin.signal(Kind::Page, p, reason::CONTENT_IF_DUE);
+            s.due_at = queue::now_ms() + grace;
+            s
+        }));
+        out
+    }
+}
+
+/// Enqueues the content work a listing found.
+pub async fn enqueue_content(
+    ctx: &Ctx,
+    work: &ContentWork,
+    origin: Origin,
+) -> Result<(), StoreError> {
+    ctx.enqueue(work.signals(ctx, origin)).await
+}
+
+/// Completes and writes pages from a listing in one transaction, and enqueues (from
+/// `origin`) the pages whose rollups read a changed page. With `only_if_newer` (search
 /// results, which may lag), a page is skipped when the mirror already holds a newer
 /// version (equal versions are written: that heals rows damaged in the mirror). Returns
-/// the report and the ids of pages whose content is due (new, changed, never settled).
+/// the report and the content work the written pages need.
 pub async fn write_pages(
     ctx: &Ctx,
     mut pages: Vec<Value>,
     only_if_newer: bool,
-    priority: i64,
-) -> Result<(Report, Vec<String>), FetchError> {
+    origin: Origin,
+) -> Result<(Report, ContentWork), FetchError> {
     let versions: Vec<(String, String, bool)> = pages
         .iter()
         .filter_map(|p| {
@@ -148,12 +265,12 @@ pub async fn write_pages(
         let known = mirrored.get(&id).and_then(|(_, k)| k.as_ref());
         complete::complete_page(&ctx.client, page, known).await?;
     }
-    let (report, due, dependents) = ctx
+    let (report, work, dependents) = ctx
         .store
         .write(move |c| {
             let links = read::rollup_links(c)?;
             let mut report = Report::default();
-            let mut due = Vec::new();
+            let mut work = ContentWork::default();
             let mut dependents: Vec<String> = Vec::new();
             for page in pages {
                 let Some(id) = page
@@ -192,24 +309,28 @@ pub async fn write_pages(
                 if upsert.changed() {
                     report.written += 1;
                 }
-                if read::page_state(c, &id)?.is_some_and(|s| s.content_due && !s.in_trash) {
-                    due.push(id);
+                match read::page_state(c, &id)? {
+                    Some(s) if s.in_trash => {}
+                    Some(s) if s.content_new => work.new.push(id),
+                    Some(s) if s.unexplained => work.unexplained.push(id),
+                    _ => {}
                 }
             }
-            Ok((report, due, dependents))
+            Ok((report, work, dependents))
         })
         .await?;
     if !dependents.is_empty() {
-        let now = queue::now_ms();
         let signals = dependents
             .iter()
             .map(|d| {
-                let mut s = Signal::new(Kind::Page, d, reason::PROPERTIES, now);
-                s.priority = priority;
+                // Always once more, even when the dependent is being fetched right now: that
+                // fetch may have read the rollup before this change.
+                let mut s = origin.signal(Kind::Page, d, reason::PROPERTIES);
+                s.if_idle = false;
                 s
             })
             .collect();
         ctx.enqueue(signals).await?;
     }
-    Ok((report, due))
+    Ok((report, work))
 }

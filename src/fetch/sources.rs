@@ -9,22 +9,11 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use super::{pages, Ctx, FetchError, Report};
+use super::{pages, Ctx, FetchError, Origin, Report};
 use crate::ids;
 use crate::mirror::{read, write};
 use crate::notion::NotionError;
-use crate::queue::{self, reason, Kind, Signal, WorkItem};
-
-fn signal(kind: Kind, id: &str, reasons: u32, priority: i64) -> Signal {
-    let sweep = priority == queue::PRIORITY_SWEEP;
-    let now = queue::now_ms();
-    let due_at = if sweep { queue::sweep_due_at(now) } else { now };
-    let mut s = Signal::new(kind, id, reasons, due_at);
-    s.priority = priority;
-    // Follow-up work of a sweep does not pile on work the object already has.
-    s.if_idle = sweep;
-    s
-}
+use crate::queue::{reason, Kind, Signal, WorkItem};
 
 /// Runs one database work item: the container, then its data sources.
 pub async fn refresh_database(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> {
@@ -55,30 +44,43 @@ pub async fn refresh_database(ctx: &Ctx, item: &WorkItem) -> Result<Report, Fetc
         })
         .unwrap_or_default();
     let db_id = id.clone();
-    let (written, mirrored) = ctx
+    let trashed_now = write::trashed(&db);
+    let (written, mirrored, trashed_before) = ctx
         .store
         .write(move |c| {
+            let before = read::raw_of(c, "databases", &db_id)?
+                .and_then(|r| serde_json::from_str::<Value>(&r).ok())
+                .map(|old| write::trashed(&old));
             let changed = write::upsert_database(c, db)?.changed();
-            Ok((u64::from(changed), read::data_sources_of(c, &db_id)?))
+            Ok((
+                u64::from(changed),
+                read::data_sources_of(c, &db_id)?,
+                before,
+            ))
         })
         .await?;
     if item.reasons & reason::DATA_SOURCES != 0 {
+        // New sources in full; known ones only when the database's trash state moved
+        // (theirs moved with it); sources no longer listed are checked directly.
+        let origin = Origin::of(item);
+        let trash_moved = trashed_before.is_some_and(|b| b != trashed_now);
         let mut signals: Vec<Signal> = listed
             .iter()
-            .map(|ds| {
-                let extra = if mirrored.contains(ds) {
-                    0
+            .filter_map(|ds| {
+                if !mirrored.contains(ds) {
+                    Some(origin.signal(Kind::DataSource, ds, reason::SCHEMA | reason::ROWS_ALL))
+                } else if trash_moved {
+                    Some(origin.signal(Kind::DataSource, ds, reason::SCHEMA))
                 } else {
-                    reason::ROWS_ALL
-                };
-                signal(Kind::DataSource, ds, reason::SCHEMA | extra, item.priority)
+                    None
+                }
             })
             .collect();
         signals.extend(
             mirrored
                 .iter()
                 .filter(|ds| !listed.contains(ds))
-                .map(|ds| signal(Kind::DataSource, ds, reason::VERIFY, item.priority)),
+                .map(|ds| origin.signal(Kind::DataSource, ds, reason::VERIFY)),
         );
         ctx.enqueue(signals).await?;
     }
@@ -108,9 +110,7 @@ pub async fn refresh_data_source(ctx: &Ctx, item: &WorkItem) -> Result<Report, F
         let old: Option<Value> = previous
             .as_deref()
             .and_then(|r| serde_json::from_str(r).ok());
-        schema_changed = old
-            .as_ref()
-            .is_none_or(|o| o.get("properties") != ds.get("properties"));
+        schema_changed = old.as_ref().is_none_or(|o| row_values_affected(o, &ds));
         trashed = ds.get("in_trash").and_then(Value::as_bool).unwrap_or(false);
         let database_id = ds
             .pointer("/parent/database_id")
@@ -134,8 +134,9 @@ pub async fn refresh_data_source(ctx: &Ctx, item: &WorkItem) -> Result<Report, F
     if trashed {
         return Ok(report);
     }
+    let origin = Origin::of(item);
     if item.reasons & reason::ROWS_ALL != 0 || schema_changed {
-        let (rows, seen) = match sync_rows(ctx, &id, None, item.priority).await {
+        let (rows, seen) = match sync_rows(ctx, &id, None, origin).await {
             Ok(done) => done,
             Err(FetchError::Notion(e)) if e.is_gone() => {
                 return verify_after_failed_query(ctx, &id, e).await
@@ -149,14 +150,14 @@ pub async fn refresh_data_source(ctx: &Ctx, item: &WorkItem) -> Result<Report, F
         let absent: Vec<Signal> = mirrored
             .iter()
             .filter(|r| !seen.contains(*r))
-            .map(|r| signal(Kind::Page, r, reason::VERIFY, item.priority))
+            .map(|r| origin.signal(Kind::Page, r, reason::VERIFY))
             .collect();
         ctx.enqueue(absent).await?;
     } else if item.reasons & reason::ROWS_SINCE != 0 {
         let ds = id.clone();
         let watermark = ctx.store.read(move |c| read::row_watermark(c, &ds)).await?;
         let since = watermark.map(|w| minus(&w, ctx.options.overlap));
-        match sync_rows(ctx, &id, since.as_deref(), item.priority).await {
+        match sync_rows(ctx, &id, since.as_deref(), origin).await {
             Ok((rows, _)) => report.add(rows),
             Err(FetchError::Notion(e)) if e.is_gone() => {
                 return verify_after_failed_query(ctx, &id, e).await
@@ -165,6 +166,24 @@ pub async fn refresh_data_source(ctx: &Ctx, item: &WorkItem) -> Result<Report, F
         }
     }
     Ok(report)
+}
+
+/// Whether a schema change alters what rows hold (a property added, removed, renamed or
+/// retyped, options or a formula changed): then every row is queried again. A change of
+/// a property's description, or of the data source's own title, leaves rows as they were.
+pub fn row_values_affected(old: &Value, new: &Value) -> bool {
+    fn shape(ds: &Value) -> Value {
+        let mut props = ds.get("properties").cloned().unwrap_or(Value::Null);
+        if let Some(map) = props.as_object_mut() {
+            for prop in map.values_mut() {
+                if let Some(p) = prop.as_object_mut() {
+                    p.remove("description");
+                }
+            }
+        }
+        props
+    }
+    shape(old) != shape(new)
 }
 
 /// `iso` minus `by`, as the API's ISO-8601 text (input returned unchanged if unparsable).
@@ -244,7 +263,7 @@ pub async fn sync_rows(
     ctx: &Ctx,
     data_source_id: &str,
     since: Option<&str>,
-    priority: i64,
+    origin: Origin,
 ) -> Result<(Report, HashSet<String>), FetchError> {
     let key = if since.is_some() {
         "last_edited_time"
@@ -281,13 +300,9 @@ pub async fn sync_rows(
             {
                 last_key = Some(k.to_string());
             }
-            let (written, due) = pages::write_pages(ctx, fresh, false, priority).await?;
+            let (written, work) = pages::write_pages(ctx, fresh, false, origin).await?;
             report.add(written);
-            let content: Vec<Signal> = due
-                .iter()
-                .map(|p| signal(Kind::Page, p, reason::CONTENT, priority))
-                .collect();
-            ctx.enqueue(content).await?;
+            pages::enqueue_content(ctx, &work, origin).await?;
         }
         if !incomplete {
             return Ok((report, seen));
@@ -322,6 +337,19 @@ pub async fn refresh_users(ctx: &Ctx) -> Result<Report, FetchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_schema_changes_that_alter_rows_requery_them() {
+        let ds = |name: &str, desc: &str| {
+            json!({"title": [], "properties": {name: {"id": "a", "name": name, "type": "number",
+                   "number": {"format": "number"}, "description": desc}}})
+        };
+        assert!(!row_values_affected(
+            &ds("Price", "old"),
+            &ds("Price", "new")
+        ));
+        assert!(row_values_affected(&ds("Price", ""), &ds("Cost", "")));
+    }
 
     #[test]
     fn minus_moves_back_in_time() {

@@ -108,3 +108,32 @@ impl From<rusqlite::Error> for StoreError {
 pub fn now_iso() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// The minute an ISO-8601 time falls in, in the API's form (`2026-06-24T16:32:00.000Z`):
+/// Notion rounds `last_edited_time` down to the minute, so event times compare with it
+/// after this. `None` when `iso` is not a time.
+pub fn minute_of(iso: &str) -> Option<String> {
+    let t = chrono::DateTime::parse_from_rfc3339(iso).ok()?;
+    let t = t.with_timezone(&chrono::Utc);
+    let floored = t - chrono::Duration::nanoseconds(
+        i64::from(chrono::Timelike::second(&t)) * 1_000_000_000
+            + i64::from(chrono::Timelike::nanosecond(&t)),
+    );
+    Some(floored.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+#[cfg(test)]
+mod minute_tests {
+    #[test]
+    fn minute_of_rounds_down_to_the_api_form() {
+        assert_eq!(
+            super::minute_of("2024-12-05T23:55:34.285Z").as_deref(),
+            Some("2024-12-05T23:55:00.000Z")
+        );
+        assert_eq!(
+            super::minute_of("2024-12-05T23:55:00.000+00:00").as_deref(),
+            Some("2024-12-05T23:55:00.000Z")
+        );
+        assert_eq!(super::minute_of("soon"), None);
+    }
+}

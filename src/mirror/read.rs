@@ -15,49 +15,133 @@ use super::StoreError;
 /// skew between this host and Notion.
 pub const CONTENT_SETTLE_SECS: f64 = 65.0;
 
-/// What the mirror knows about a page's freshness.
+/// What the mirror knows about a page's freshness (ARCHITECTURE.md, "Freshness model").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageState {
     pub last_edited_time: String,
     pub content_edited_time: Option<String>,
+    /// The newest edit minute webhook events explained (`pages.events_edited_time`).
+    pub events_edited_time: Option<String>,
     pub in_trash: bool,
     pub data_source_id: Option<String>,
-    /// The block tree is stale or may be (see [`CONTENT_SETTLE_SECS`]).
-    pub content_due: bool,
+    /// The block tree was never fetched.
+    pub content_new: bool,
+    /// `last_edited_time` moved past everything the tree and the webhook events explain:
+    /// an edit no event told us about (lost, or still in flight).
+    pub unexplained: bool,
+    /// The tree was not re-read as a whole since the page last changed (the changes were
+    /// applied from webhook events), or that read is unsettled.
+    pub unverified: bool,
+    /// The last whole-tree read started less than [`CONTENT_SETTLE_SECS`] after the
+    /// version it read: a later edit in that minute would not move `last_edited_time`.
+    pub unsettled: bool,
 }
 
-const CONTENT_DUE_SQL: &str =
-    "(content_edited_time IS NULL OR last_edited_time > content_edited_time
-      OR content_synced_at IS NULL
-      OR julianday(content_synced_at) < julianday(content_edited_time) + ?9 / 86400.0)";
+impl PageState {
+    /// Content an incremental sweep must refetch. With webhooks live, an unsettled read
+    /// is left to events (a later edit in the same minute sends one) and to the presence
+    /// sweep's verification; without them, only a later read settles it.
+    pub fn content_due(&self, webhooks_live: bool) -> bool {
+        self.content_new || self.unexplained || (!webhooks_live && self.unsettled)
+    }
+}
+
+/// The freshness columns of [`PageState`], as SQL over `pages` (`?S` = settle seconds).
+const FRESHNESS_SQL: &str = "content_edited_time IS NULL,
+      last_edited_time > max(coalesce(content_edited_time, ''), coalesce(events_edited_time, '')),
+      content_edited_time IS NULL
+        OR max(last_edited_time, coalesce(events_edited_time, '')) > content_edited_time,
+      content_synced_at IS NULL
+        OR julianday(content_synced_at) < julianday(content_edited_time) + ?S / 86400.0";
+
+fn page_state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PageState> {
+    let unsettled: bool = r.get(9)?;
+    Ok(PageState {
+        last_edited_time: r.get(0)?,
+        content_edited_time: r.get(1)?,
+        events_edited_time: r.get(2)?,
+        in_trash: r.get(3)?,
+        data_source_id: r.get(4)?,
+        content_new: r.get(6)?,
+        unexplained: r.get(7)?,
+        unverified: r.get::<_, bool>(8)? || unsettled,
+        unsettled,
+    })
+}
+
+const PAGE_STATE_COLUMNS: &str =
+    "last_edited_time, content_edited_time, events_edited_time, in_trash, data_source_id, id";
 
 pub fn page_state(conn: &Connection, id: &str) -> Result<Option<PageState>, StoreError> {
     let sql = format!(
-        "SELECT last_edited_time, content_edited_time, in_trash, data_source_id, {CONTENT_DUE_SQL}
-         FROM pages WHERE id = ?1"
-    )
-    .replace("?9", "?2");
+        "SELECT {PAGE_STATE_COLUMNS}, {} FROM pages WHERE id = ?1",
+        FRESHNESS_SQL.replace("?S", "?2")
+    );
     Ok(conn
         .prepare_cached(&sql)?
-        .query_row(params![id, CONTENT_SETTLE_SECS], |r| {
-            Ok(PageState {
-                last_edited_time: r.get(0)?,
-                content_edited_time: r.get(1)?,
-                in_trash: r.get(2)?,
-                data_source_id: r.get(3)?,
-                content_due: r.get(4)?,
-            })
-        })
+        .query_row(params![id, CONTENT_SETTLE_SECS], page_state_row)
         .optional()?)
 }
 
-/// Live pages whose content is stale or unsettled (see [`CONTENT_SETTLE_SECS`]).
-pub fn pages_with_content_due(conn: &Connection) -> Result<Vec<String>, StoreError> {
-    let sql = format!("SELECT id FROM pages WHERE in_trash = 0 AND {CONTENT_DUE_SQL}")
-        .replace("?9", "?1");
+/// A mirrored page's title (plain text).
+pub fn page_title(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT title FROM pages WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
+/// Which live pages a sweep looks at for content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentCheck {
+    /// [`PageState::content_due`] (the incremental sweep).
+    Due { webhooks_live: bool },
+    /// [`PageState::unverified`] or never fetched (presence and daily sweeps).
+    Unverified,
+}
+
+/// Live pages whose content a sweep should refetch, by `check`, with their state.
+pub fn pages_needing_content(
+    conn: &Connection,
+    check: ContentCheck,
+) -> Result<Vec<(String, PageState)>, StoreError> {
+    let sql = format!(
+        "SELECT {PAGE_STATE_COLUMNS}, {} FROM pages WHERE in_trash = 0",
+        FRESHNESS_SQL.replace("?S", "?1")
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([CONTENT_SETTLE_SECS], |r| r.get::<_, String>(0))?;
+    let rows = stmt.query_map([CONTENT_SETTLE_SECS], |r| {
+        Ok((r.get::<_, String>(5)?, page_state_row(r)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, state) = row?;
+        let wanted = match check {
+            ContentCheck::Due { webhooks_live } => state.content_due(webhooks_live),
+            ContentCheck::Unverified => state.content_new || state.unverified,
+        };
+        if wanted {
+            out.push((id, state));
+        }
+    }
+    Ok(out)
+}
+
+/// Every live page (a resync refetches all of their content).
+pub fn live_pages(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM pages WHERE in_trash = 0")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Whether webhook events reach the daemon: one arrived in the last `within`.
+pub fn webhooks_live(conn: &Connection, within: std::time::Duration) -> Result<bool, StoreError> {
+    let since = chrono::Utc::now()
+        - chrono::Duration::from_std(within).unwrap_or_else(|_| chrono::Duration::hours(1));
+    let since = since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM webhook_events WHERE received_at >= ?1)")?
+        .query_row([since], |r| r.get(0))?)
 }
 
 /// Where a block sits in the mirror.
@@ -136,6 +220,26 @@ pub fn freshness(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// `(requests, objects written, removed)` of a `sync_runs` row.
+pub fn run_totals(conn: &Connection, run_id: i64) -> Result<Option<(u64, u64, u64)>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT requests, objects, removed FROM sync_runs WHERE id = ?1")?
+        .query_row([run_id], |r| {
+            let n = |i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+            Ok((n(0)?, n(1)?, n(2)?))
+        })
+        .optional()?)
+}
+
+/// `(data source, its database)` for every mirrored data source.
+pub fn data_source_databases(
+    conn: &Connection,
+) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, database_id FROM data_sources")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The raw JSON of an object, if mirrored.
 pub fn raw_of(conn: &Connection, table: &str, id: &str) -> Result<Option<String>, StoreError> {
     if !matches!(
@@ -181,6 +285,25 @@ pub fn is_empty(conn: &Connection) -> Result<bool, StoreError> {
         |r| r.get(0),
     )?;
     Ok(n == 0)
+}
+
+/// The sweep the daemon owes at start-up: a resync that was asked for and never settled
+/// (`resync.pending`), else a full sweep when the mirror never had one whose listings
+/// finished (empty, or a cold sync interrupted by a crash or a stop), else none.
+pub fn owed_sweep(conn: &Connection) -> Result<Option<&'static str>, StoreError> {
+    let pending: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM settings WHERE key = 'resync.pending')")?
+        .query_row([], |r| r.get(0))?;
+    if pending {
+        return Ok(Some("resync"));
+    }
+    let listed_once: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE kind IN ('full', 'resync')
+                 AND finished_at IS NOT NULL AND error IS NULL)",
+        )?
+        .query_row([], |r| r.get(0))?;
+    Ok((!listed_once || is_empty(conn)?).then_some("full"))
 }
 
 /// A rollup's dependency: rows of `source` roll up, through their relation property

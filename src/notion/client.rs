@@ -81,6 +81,8 @@ struct Inner {
 pub struct Client {
     inner: Arc<Inner>,
     priority: Priority,
+    /// This handle's own request count (see [`Client::tallied`]).
+    tally: Option<Arc<AtomicU64>>,
 }
 
 impl Client {
@@ -103,6 +105,7 @@ impl Client {
                 metrics,
             }),
             priority: Priority::High,
+            tally: None,
         })
     }
 
@@ -111,7 +114,20 @@ impl Client {
         Client {
             inner: self.inner.clone(),
             priority,
+            tally: self.tally.clone(),
         }
+    }
+
+    /// A handle that also counts its own requests (and its clones'), for attributing
+    /// requests to one sweep or one work item while others share the client.
+    pub fn tallied(&self) -> (Client, Arc<AtomicU64>) {
+        let tally = Arc::new(AtomicU64::new(0));
+        let client = Client {
+            inner: self.inner.clone(),
+            priority: self.priority,
+            tally: Some(tally.clone()),
+        };
+        (client, tally)
     }
 
     pub fn counters(&self) -> &ClientCounters {
@@ -197,10 +213,12 @@ impl Client {
         body: Option<&Value>,
         endpoint: &'static str,
     ) -> Attempt {
+        // The budget first (where priorities apply), then a connection slot: a sweep
+        // request waiting for a token must not hold a slot a webhook request needs.
+        self.inner.limiter.acquire(self.priority).await;
         let Ok(_slot) = self.inner.in_flight.acquire().await else {
             return Attempt::Fatal(NotionError::Cancelled);
         };
-        self.inner.limiter.acquire(self.priority).await;
         let url = format!("{}{}", self.inner.config.base_url, path);
         let mut request = self
             .inner
@@ -217,6 +235,9 @@ impl Client {
         }
         let started = Instant::now();
         self.inner.counters.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(tally) = &self.tally {
+            tally.fetch_add(1, Ordering::Relaxed);
+        }
         let response = request.send().await;
         let outcome = match response {
             Err(e) => {

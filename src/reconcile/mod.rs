@@ -1,18 +1,29 @@
 //! The reconciler: what makes the mirror correct when webhooks are lost, late or
-//! aggregated away. Incremental sweeps look at what changed since a watermark; full sweeps
-//! enumerate everything visible and confirm absences with direct GETs.
+//! aggregated away. Four sweeps (docs/freshness.md has their costs):
+//! - **incremental** (every 5 minutes): what changed since a watermark, found by one
+//!   search sorted by `last_edited_time` and one query per data source — 1 + data sources
+//!   requests when nothing changed; content only where no webhook explained the change;
+//! - **presence** (hourly): search and every data source's rows, so absences (unshared,
+//!   deleted) are confirmed and removed; trees changed only through webhook events since
+//!   their last whole read are re-read once;
+//! - **full** (daily): presence, plus every data source and database object and every
+//!   page's comment lists (comments move no timestamp);
+//! - **resync** (SIGHUP, `notion-mirror resync`): everything refetched regardless of
+//!   timestamps — the cold-sync floor — so a mirror damaged by hand heals.
 //!
 //! Invariants:
 //! - Sweeps never overlap; triggers arriving during a sweep coalesce into one more run (a
-//!   pending full sweep also covers a pending incremental one).
+//!   pending resync covers a full sweep, which covers presence, which covers incremental).
+//! - A sweep ends when its listings end; its work runs in the queue at sweep priority,
+//!   tagged with its run, and the watermark advances when that work is done ([`settle`]),
+//!   so a sweep never waits for webhook work and the next one starts on schedule.
 //! - Nothing is removed because a listing lacked it: absent objects are queued for a
 //!   direct GET (`VERIFY`), and only a 404/403 there, with users/me proving the token,
 //!   removes them. Rows of a data source whose query failed are not even checked.
-//! - The watermark advances only after the work a sweep enqueued is done.
 //! - Sweep requests use the low-priority client and sweep work the low queue priority, so
 //!   webhook work goes first; the mirror stays readable throughout (WAL).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,33 +31,45 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::fetch::{Ctx, FetchError, Report};
+use crate::fetch::{Ctx, FetchError, Origin, Report};
 use crate::ids;
 use crate::mirror::{write, StoreError};
 use crate::notion::Priority;
-use crate::queue::{self, reason, Kind, Signal, PRIORITY_SWEEP};
+use crate::queue::{reason, Kind, Signal};
 
-mod full;
+mod enumerate;
 mod incremental;
+mod settle;
+mod sources;
 
-use full::full;
-use incremental::incremental;
+pub use settle::{settle_inline, Settler};
 
 /// Settings key of the incremental watermark (a Notion `last_edited_time`).
 pub const WATERMARK_KEY: &str = "watermark.incremental";
 
 /// Which sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SweepKind {
-    Full,
     Incremental,
+    Presence,
+    Full,
+    Resync,
 }
 
 impl SweepKind {
+    pub const ALL: [SweepKind; 4] = [
+        SweepKind::Incremental,
+        SweepKind::Presence,
+        SweepKind::Full,
+        SweepKind::Resync,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            SweepKind::Full => "full",
             SweepKind::Incremental => "incremental",
+            SweepKind::Presence => "presence",
+            SweepKind::Full => "full",
+            SweepKind::Resync => "resync",
         }
     }
 }
@@ -59,23 +82,43 @@ pub struct SweepOptions {
     pub full_sweep_comments: bool,
     /// Finished webhook events older than this are pruned by full sweeps.
     pub event_retention: Duration,
+    /// Webhooks are configured: an incremental sweep leaves changes that events explain to
+    /// them (when events actually arrived in the last hour).
+    pub webhooks_enabled: bool,
 }
 
-/// What a sweep did (also written to `sync_runs`).
+/// What a sweep's listings did (also written to `sync_runs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepFigures {
+    pub kind: Option<SweepKind>,
+    /// The `sync_runs` row.
+    pub run_id: i64,
+    /// Requests the listings made (their work items add theirs to `sync_runs` as they
+    /// finish).
     pub requests: u64,
+    /// Objects the listings wrote or removed.
     pub report: Report,
     /// Listing failures that limited the sweep (it still did the rest).
     pub errors: Vec<String>,
+    /// Where the watermark moves once the sweep's work is done.
+    pub watermark: Option<String>,
+    /// Work items the sweep queued.
+    pub queued: u64,
 }
 
-/// Sweep work: low priority, and never added on top of work the object already has.
-fn sweep_signal(kind: Kind, id: &str, reasons: u32) -> Signal {
-    let mut s = Signal::new(kind, id, reasons, queue::sweep_due_at(queue::now_ms()));
-    s.priority = PRIORITY_SWEEP;
-    s.if_idle = true;
-    s
+/// What a sweep's listing phase returns to [`sweep`].
+#[derive(Debug, Default)]
+pub(crate) struct Listed {
+    pub report: Report,
+    pub errors: Vec<String>,
+    pub watermark: Option<String>,
+    pub queued: u64,
+}
+
+impl Listed {
+    fn bump(&mut self, candidate: Option<&str>) {
+        bump(&mut self.watermark, candidate);
+    }
 }
 
 fn edited(object: &Value) -> Option<&str> {
@@ -100,7 +143,15 @@ fn is_row(page: &Value) -> bool {
     page.pointer("/parent/type").and_then(Value::as_str) == Some("data_source_id")
 }
 
-/// Runs one sweep of `kind`, recording it in `sync_runs`.
+/// Enqueues a sweep's signals and counts them.
+async fn enqueue(ctx: &Ctx, listed: &mut Listed, signals: Vec<Signal>) -> Result<(), StoreError> {
+    listed.queued += signals.len() as u64;
+    ctx.enqueue(signals).await
+}
+
+/// Runs the listing phase of one sweep of `kind`, recording it in `sync_runs`. The work
+/// it queued is still running when this returns: [`Settler`] (the daemon) or
+/// [`settle_inline`] (`sync`) finish the job.
 pub async fn sweep(
     ctx: &Ctx,
     kind: SweepKind,
@@ -108,37 +159,45 @@ pub async fn sweep(
     shutdown: &CancellationToken,
 ) -> Result<SweepFigures, FetchError> {
     let mut ctx = ctx.clone();
-    ctx.client = ctx.client.with_priority(Priority::Low);
+    let (client, tally) = ctx.client.with_priority(Priority::Low).tallied();
+    ctx.client = client;
     let run_id = ctx
         .store
         .write(move |c| write::start_run(c, kind.as_str()))
         .await?;
-    let requests_before = ctx.client.requests();
-    let totals_before = ctx.totals.snapshot();
+    let origin = Origin::sweep(Some(run_id));
     let result = match kind {
-        SweepKind::Full => full(&ctx, options, shutdown).await,
-        SweepKind::Incremental => incremental(&ctx, options, shutdown).await,
+        SweepKind::Incremental => incremental::incremental(&ctx, options, origin, shutdown).await,
+        _ => enumerate::enumerate(&ctx, kind, options, origin, shutdown).await,
     };
-    let mut figures = SweepFigures {
-        requests: ctx.client.requests() - requests_before,
-        ..SweepFigures::default()
+    let requests = tally.load(Ordering::Relaxed);
+    let (figures, failure) = match result {
+        Ok(listed) => (
+            SweepFigures {
+                kind: Some(kind),
+                run_id,
+                requests,
+                report: listed.report,
+                errors: listed.errors,
+                watermark: listed.watermark,
+                queued: listed.queued,
+            },
+            None,
+        ),
+        Err(e) => (
+            SweepFigures {
+                kind: Some(kind),
+                run_id,
+                requests,
+                errors: vec![e.to_string()],
+                ..SweepFigures::default()
+            },
+            Some(e),
+        ),
     };
-    let (error, failure) = match result {
-        Ok((listing, errors)) => {
-            figures.report = listing;
-            figures
-                .report
-                .add(ctx.totals.snapshot().minus(totals_before));
-            figures.errors = errors;
-            (
-                (!figures.errors.is_empty()).then(|| figures.errors.join("; ")),
-                None,
-            )
-        }
-        Err(e) => (Some(e.to_string()), Some(e)),
-    };
+    let error = (!figures.errors.is_empty()).then(|| figures.errors.join("; "));
     let record = write::RunFigures {
-        requests: figures.requests,
+        requests,
         objects: figures.report.written,
         removed: figures.report.removed,
         error: error.clone(),
@@ -151,20 +210,15 @@ pub async fn sweep(
         "notion_mirror_sweeps_total",
         &[("kind", kind.as_str()), ("outcome", outcome)],
     );
-    if error.is_none() {
-        ctx.metrics.set(
-            "notion_mirror_last_reconcile_timestamp_seconds",
-            &[("kind", kind.as_str())],
-            chrono::Utc::now().timestamp() as f64,
-        );
-    }
     tracing::info!(
         kind = kind.as_str(),
-        requests = figures.requests,
+        run = run_id,
+        requests,
         written = figures.report.written,
         removed = figures.report.removed,
+        queued = figures.queued,
         error = error.as_deref().unwrap_or(""),
-        "sweep finished"
+        "sweep listed; its work continues in the queue"
     );
     match failure {
         Some(e) => Err(e),
@@ -180,7 +234,8 @@ fn bump(mark: &mut Option<String>, candidate: Option<&str>) {
     }
 }
 
-async fn advance_watermark(ctx: &Ctx, mark: String) -> Result<(), StoreError> {
+/// Moves the incremental watermark forward (never back).
+pub(crate) async fn advance_watermark(ctx: &Ctx, mark: String) -> Result<(), StoreError> {
     ctx.store
         .write(move |c| {
             let current = write::get_setting(c, WATERMARK_KEY)?;
@@ -192,67 +247,64 @@ async fn advance_watermark(ctx: &Ctx, mark: String) -> Result<(), StoreError> {
         .await
 }
 
-async fn enqueue_content(ctx: &Ctx, pages: &[String]) -> Result<(), StoreError> {
-    ctx.enqueue(
-        pages
-            .iter()
-            .map(|p| sweep_signal(Kind::Page, p, reason::CONTENT))
-            .collect(),
-    )
-    .await
-}
-
-/// Waits until no sweep-priority work is pending or running (parked items do not count).
-pub async fn wait_for_sweep_work(
+/// Content signals for pages a sweep found needing it: never-fetched pages get their
+/// tree and comments; pages whose change no event explained get a check after the event
+/// grace; the rest (unverified, unsettled) get their tree.
+fn content_signals(
     ctx: &Ctx,
-    shutdown: &CancellationToken,
-) -> Result<(), StoreError> {
-    loop {
-        let depth = ctx.store.read(|c| queue::depth(c, queue::now_ms())).await?;
-        if depth.sweep_work == 0 || shutdown.is_cancelled() {
-            return Ok(());
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-            _ = shutdown.cancelled() => return Ok(()),
-        }
-    }
+    origin: Origin,
+    pages: &[(String, crate::mirror::read::PageState)],
+) -> Vec<Signal> {
+    let grace = ctx.options.event_grace.as_millis() as i64;
+    pages
+        .iter()
+        .map(|(id, state)| {
+            if state.content_new {
+                origin.signal(Kind::Page, id, reason::CONTENT | reason::COMMENTS)
+            } else if state.unexplained {
+                let mut s = origin.signal(Kind::Page, id, reason::CONTENT_IF_DUE);
+                s.due_at = crate::queue::now_ms() + grace;
+                s
+            } else {
+                origin.signal(Kind::Page, id, reason::CONTENT)
+            }
+        })
+        .collect()
 }
 
 /// Sweep requests from cron, SIGHUP and start-up, coalesced.
 #[derive(Debug, Default)]
 pub struct Triggers {
-    full: AtomicBool,
-    incremental: AtomicBool,
+    /// Bit per [`SweepKind`] requested.
+    wanted: AtomicU8,
     notify: Notify,
 }
 
 impl Triggers {
     pub fn request(&self, kind: SweepKind) {
-        match kind {
-            SweepKind::Full => self.full.store(true, Ordering::SeqCst),
-            SweepKind::Incremental => self.incremental.store(true, Ordering::SeqCst),
-        }
+        self.wanted.fetch_or(1 << kind as u8, Ordering::SeqCst);
         self.notify.notify_one();
     }
 
-    /// The next sweep to run, if any (a full sweep also satisfies an incremental request).
+    /// The next sweep to run, if any: the widest requested; it also satisfies every
+    /// narrower request.
     fn take(&self) -> Option<SweepKind> {
-        if self.full.swap(false, Ordering::SeqCst) {
-            self.incremental.store(false, Ordering::SeqCst);
-            return Some(SweepKind::Full);
-        }
-        self.incremental
-            .swap(false, Ordering::SeqCst)
-            .then_some(SweepKind::Incremental)
+        let wanted = self.wanted.swap(0, Ordering::SeqCst);
+        SweepKind::ALL
+            .iter()
+            .rev()
+            .find(|k| wanted & (1 << **k as u8) != 0)
+            .copied()
     }
 }
 
-/// Runs sweeps one at a time as they are triggered, until `shutdown`.
+/// Runs sweeps one at a time as they are triggered, until `shutdown`; each sweep's work is
+/// handed to `settler`. A sweep interrupted by shutdown is recorded as such.
 pub async fn run(
     ctx: Ctx,
     options: SweepOptions,
     triggers: Arc<Triggers>,
+    settler: Arc<Settler>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -261,8 +313,19 @@ pub async fn run(
                 return;
             }
             tracing::info!(kind = kind.as_str(), "sweep started");
-            if let Err(e) = sweep(&ctx, kind, &options, &shutdown).await {
-                tracing::error!(kind = kind.as_str(), error = %e, "sweep failed");
+            let result = tokio::select! {
+                r = sweep(&ctx, kind, &options, &shutdown) => Some(r),
+                _ = shutdown.cancelled() => None,
+            };
+            match result {
+                Some(Ok(figures)) => settler.watch(figures),
+                Some(Err(e)) => {
+                    tracing::error!(kind = kind.as_str(), error = %e, "sweep failed")
+                }
+                None => {
+                    tracing::info!(kind = kind.as_str(), "sweep interrupted by shutdown");
+                    return;
+                }
             }
         }
         tokio::select! {
@@ -277,7 +340,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_full_request_covers_a_pending_incremental() {
+    fn the_widest_request_covers_the_narrower_ones() {
         let t = Triggers::default();
         t.request(SweepKind::Incremental);
         t.request(SweepKind::Full);
@@ -286,6 +349,10 @@ mod tests {
         assert_eq!(t.take(), None);
         t.request(SweepKind::Incremental);
         assert_eq!(t.take(), Some(SweepKind::Incremental));
+        t.request(SweepKind::Presence);
+        t.request(SweepKind::Resync);
+        assert_eq!(t.take(), Some(SweepKind::Resync));
+        assert_eq!(t.take(), None);
     }
 
     #[test]

@@ -1,11 +1,10 @@
-//! Webhook events → work: which object to refetch, and why (DESIGN.md §5).
+//! Webhook events → work: which object to refetch, and why (docs/freshness.md).
 //!
 //! Pure. Invariant: only ids and the event type steer the work; no payload content is ever
 //! written as data. Unknown types and objects we do not mirror map to no work (`ignored`).
 
 use serde_json::Value;
 
-use crate::fetch::comments::page_hint;
 use crate::ids;
 use crate::queue::{reason, Kind, Signal};
 
@@ -39,7 +38,23 @@ pub fn envelope(event: &Value) -> Option<Envelope> {
     })
 }
 
-/// The work an event asks for, due at `due_at` (unix ms); empty = ignore.
+/// The work an event asks for, due at `due_at` (unix ms); empty = ignore. The floor per
+/// event type (docs/freshness.md) is what this mapping costs:
+/// - `page.created` → the page and its tree (no comment lists: a new page's comments
+///   arrive as `comment.*` events);
+/// - `page.properties_updated`, `page.moved`, `page.deleted`/`undeleted`,
+///   `page.locked`/`unlocked` → the page object (content only if never fetched);
+/// - `page.content_updated` naming blocks → those blocks (or their parent's children
+///   list when a block is new, moved or deleted), not the page object (its new
+///   `last_edited_time` comes with the next sweep's listing for free); naming none (or
+///   only the page) → the page object: a title edit when the title changed, otherwise an
+///   unknown content change and the whole tree;
+/// - `database.*` → the database (its data sources when it lists new or removed ones);
+/// - `data_source.created`/`undeleted` → schema and every row; `schema_updated` → the
+///   schema, and the rows only when the change alters row values; `content_updated` →
+///   one query for rows edited since the source's newest row; `moved`/`deleted` → the
+///   data source object;
+/// - `comment.*` → one `GET /v1/comments/{id}` (404 removes it).
 pub fn signals(event: &Value, due_at: i64) -> Vec<Signal> {
     let Some(env) = envelope(event) else {
         return Vec::new();
@@ -49,46 +64,59 @@ pub fn signals(event: &Value, due_at: i64) -> Vec<Signal> {
     };
     let entity = env.entity_type.as_deref().unwrap_or("");
     let data = event.get("data").unwrap_or(&Value::Null);
-    let one = |kind: Kind, reasons: u32| vec![Signal::new(kind, id.clone(), reasons, due_at)];
+    let stamp = |mut s: Signal| {
+        s.signalled_at = env.timestamp.clone();
+        s
+    };
+    let one =
+        |kind: Kind, reasons: u32| vec![stamp(Signal::new(kind, id.clone(), reasons, due_at))];
     match (env.event_type.as_str(), entity) {
-        ("page.created", "page") => one(Kind::Page, reason::PROPERTIES | reason::CONTENT),
+        ("page.created", "page") => one(
+            Kind::Page,
+            reason::PROPERTIES | reason::CONTENT | reason::CREATED,
+        ),
         ("page.properties_updated", "page")
         | ("page.locked", "page")
-        | ("page.unlocked", "page") => one(Kind::Page, reason::PROPERTIES),
-        ("page.content_updated", "page") => vec![content_signal(&id, data, due_at)],
-        ("page.moved", "page") => one(Kind::Page, reason::PROPERTIES | reason::CONTENT),
-        ("page.deleted", "page") => one(Kind::Page, reason::PROPERTIES | reason::TRASH),
-        ("page.undeleted", "page") => one(
-            Kind::Page,
-            reason::PROPERTIES | reason::TRASH | reason::CONTENT,
-        ),
+        | ("page.unlocked", "page")
+        | ("page.moved", "page") => one(Kind::Page, reason::PROPERTIES),
+        ("page.content_updated", "page") => vec![stamp(content_signal(&id, data, due_at))],
+        ("page.deleted", "page") | ("page.undeleted", "page") => {
+            one(Kind::Page, reason::PROPERTIES | reason::TRASH)
+        }
         // database.* with entity type "block" are linked databases: not mirrored.
         (t, "database") if t.starts_with("database.") => {
             one(Kind::Database, reason::PROPERTIES | reason::DATA_SOURCES)
         }
-        ("data_source.created", "data_source")
-        | ("data_source.schema_updated", "data_source")
-        | ("data_source.undeleted", "data_source") => {
+        ("data_source.created", "data_source") | ("data_source.undeleted", "data_source") => {
             one(Kind::DataSource, reason::SCHEMA | reason::ROWS_ALL)
         }
-        // Rows came or went: the source itself moved too (last_edited_time/by).
-        ("data_source.content_updated", "data_source") => {
-            one(Kind::DataSource, reason::ROWS_SINCE | reason::PROPERTIES)
-        }
+        ("data_source.schema_updated", "data_source") => one(Kind::DataSource, reason::SCHEMA),
+        // Rows came or went: the rows' own events carry them; one query catches a row
+        // whose event was lost. The source's new `last_edited_time` comes with the next
+        // sweep's search for free.
+        ("data_source.content_updated", "data_source") => one(Kind::DataSource, reason::ROWS_SINCE),
         ("data_source.moved", "data_source") | ("data_source.deleted", "data_source") => {
             one(Kind::DataSource, reason::SCHEMA | reason::TRASH)
         }
         (t, "comment") if t.starts_with("comment.") => {
             let mut s = Signal::new(Kind::Comment, id.clone(), reason::PROPERTIES, due_at);
             s.hint = page_hint(data);
-            vec![s]
+            vec![stamp(s)]
         }
         _ => Vec::new(),
     }
 }
 
-/// `page.content_updated`: the touched blocks only, or the whole tree when the event does
-/// not say which blocks changed.
+/// The page a comment event names (`data.page_id`), for the queue's routing hint.
+pub fn page_hint(event_data: &Value) -> Option<String> {
+    event_data
+        .get("page_id")
+        .and_then(Value::as_str)
+        .and_then(ids::normalize)
+}
+
+/// `page.content_updated`: the touched blocks only; a title edit or an unknown change
+/// when the event names no block but the page.
 fn content_signal(page_id: &str, data: &Value, due_at: i64) -> Signal {
     let blocks: Vec<String> = data
         .get("updated_blocks")
@@ -96,17 +124,15 @@ fn content_signal(page_id: &str, data: &Value, due_at: i64) -> Signal {
         .map(|a| {
             a.iter()
                 .filter_map(|b| b.get("id").and_then(Value::as_str).and_then(ids::normalize))
+                .filter(|b| b != page_id)
                 .collect()
         })
         .unwrap_or_default();
-    let mut s = Signal::new(Kind::Page, page_id, reason::PROPERTIES, due_at);
-    let only_the_page = !blocks.is_empty() && blocks.iter().all(|b| b == page_id);
     if blocks.is_empty() {
-        s.reasons |= reason::CONTENT;
-    } else if !only_the_page {
-        s.reasons |= reason::BLOCKS;
-        s.blocks = blocks.into_iter().filter(|b| b != page_id).collect();
+        return Signal::new(Kind::Page, page_id, reason::TITLE_OR_CONTENT, due_at);
     }
+    let mut s = Signal::new(Kind::Page, page_id, reason::BLOCKS, due_at);
+    s.blocks = blocks;
     s
 }
 
@@ -127,8 +153,15 @@ mod tests {
     fn page_events_map_to_page_work() {
         let s = signals(&event("page.created", "page", json!({})), 5);
         assert_eq!(s[0].kind, Kind::Page);
-        assert_eq!(s[0].reasons, reason::PROPERTIES | reason::CONTENT);
+        assert_eq!(
+            s[0].reasons,
+            reason::PROPERTIES | reason::CONTENT | reason::CREATED
+        );
         assert_eq!(s[0].due_at, 5);
+        assert_eq!(
+            s[0].signalled_at.as_deref(),
+            Some("2024-12-05T23:55:34.285Z")
+        );
         let s = signals(
             &event(
                 "page.properties_updated",
@@ -150,10 +183,10 @@ mod tests {
             ),
             0,
         );
-        assert_eq!(s[0].reasons, reason::PROPERTIES | reason::BLOCKS);
+        assert_eq!(s[0].reasons, reason::BLOCKS, "no page GET, no tree");
         assert_eq!(s[0].blocks, vec![B.to_string()]);
         let s = signals(&event("page.content_updated", "page", json!({})), 0);
-        assert_eq!(s[0].reasons, reason::PROPERTIES | reason::CONTENT);
+        assert_eq!(s[0].reasons, reason::TITLE_OR_CONTENT);
         let s = signals(
             &event(
                 "page.content_updated",
@@ -162,7 +195,9 @@ mod tests {
             ),
             0,
         );
-        assert_eq!(s[0].reasons, reason::PROPERTIES);
+        assert_eq!(s[0].reasons, reason::TITLE_OR_CONTENT);
+        let s = signals(&event("page.moved", "page", json!({})), 0);
+        assert_eq!(s[0].reasons, reason::PROPERTIES, "a move keeps the content");
     }
 
     #[test]

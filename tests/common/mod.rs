@@ -37,6 +37,9 @@ pub fn config(sim: &Sim, dir: &Path) -> Config {
         Config::from_parts(FileConfig::default(), &over, &env).expect("valid test config");
     config.burst = 50.0;
     config.shutdown_timeout = Duration::from_secs(10);
+    // Sweeps' content checks wait this long for webhook events in flight (20 s in
+    // production): tests settle faster.
+    config.event_grace = Duration::from_secs(1);
     config
 }
 
@@ -107,17 +110,30 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-/// Finished sweeps of `kind` (`full`, `incremental`, or `%` for any).
+/// Settled sweeps of `kind` (`full`, `incremental`, `presence`, `resync`, or `%` for
+/// any): their listings ended and the work they queued is done.
 pub fn sweeps_finished(config: &Config, kind: &str) -> i64 {
     count(
         config,
         &format!(
-            "select count(*) from sync_runs where kind like '{kind}' and finished_at is not null"
+            "select count(*) from sync_runs where kind like '{kind}' and settled_at is not null"
         ),
     )
 }
 
-/// Waits until `n` sweeps of `kind` have finished.
+/// Runs one more sweep of `kind` on a running daemon and waits until it settled.
+pub async fn sweep_and_settle(
+    daemon: &notion_mirror::daemon::Daemon,
+    config: &Config,
+    kind: notion_mirror::reconcile::SweepKind,
+) {
+    let label: &'static str = kind.as_str();
+    let before = sweeps_finished(config, label);
+    daemon.triggers.request(kind);
+    wait_sweeps(config, label, before + 1).await;
+}
+
+/// Waits until `n` sweeps of `kind` have settled.
 pub async fn wait_sweeps(config: &Config, kind: &'static str, n: i64) {
     let c = config.clone();
     wait_for(

@@ -36,7 +36,9 @@ pub fn upsert_blocks(
              parent_id = excluded.parent_id, position = excluded.position, type = excluded.type,
              has_children = excluded.has_children, text = excluded.text, in_trash = excluded.in_trash
          WHERE blocks.raw IS NOT excluded.raw OR blocks.page_id IS NOT excluded.page_id
-            OR blocks.parent_id IS NOT excluded.parent_id OR blocks.position IS NOT excluded.position",
+            OR blocks.parent_id IS NOT excluded.parent_id OR blocks.position IS NOT excluded.position
+            OR blocks.type IS NOT excluded.type OR blocks.has_children IS NOT excluded.has_children
+            OR blocks.text IS NOT excluded.text OR blocks.in_trash IS NOT excluded.in_trash",
     )?;
     for block in blocks {
         let raw = clean_raw(block.raw.clone());
@@ -122,17 +124,44 @@ fn ids_of_rows(blocks: &[BlockRow]) -> HashSet<String> {
         .collect()
 }
 
-/// Records that `page_id`'s content was fetched when it was at `content_edited_time`.
+/// Records that `page_id`'s whole tree was fetched, starting at `content_synced_at`, when
+/// the page was at `content_edited_time`. Edits webhook events explained before that read
+/// began are part of it: `events_edited_time` is cleared when it is not newer than the
+/// minute the read started.
 pub fn mark_content_synced(
     conn: &Connection,
     page_id: &str,
     content_edited_time: &str,
     content_synced_at: &str,
 ) -> Result<(), StoreError> {
+    let started_minute = crate::mirror::minute_of(content_synced_at);
     conn.prepare_cached(
-        "UPDATE pages SET content_edited_time = ?2, content_synced_at = ?3 WHERE id = ?1",
+        "UPDATE pages SET content_edited_time = ?2, content_synced_at = ?3,
+             events_edited_time = CASE WHEN events_edited_time <= ?4 THEN NULL
+                                       ELSE events_edited_time END
+         WHERE id = ?1",
     )?
-    .execute(params![page_id, content_edited_time, content_synced_at])?;
+    .execute(params![
+        page_id,
+        content_edited_time,
+        content_synced_at,
+        started_minute
+    ])?;
+    Ok(())
+}
+
+/// Records that webhook events explained `page_id`'s edits up to `minute` (their named
+/// work is done). Never moves backwards.
+pub fn explain_page_edits(
+    conn: &Connection,
+    page_id: &str,
+    minute: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE pages SET events_edited_time = ?2
+         WHERE id = ?1 AND (events_edited_time IS NULL OR events_edited_time < ?2)",
+    )?
+    .execute(params![page_id, minute])?;
     Ok(())
 }
 
@@ -204,36 +233,45 @@ pub fn upsert_comment(
     comment: Value,
 ) -> Result<Upsert, StoreError> {
     let incoming = Incoming::read(conn, "comments", comment)?;
-    if incoming.unchanged() {
-        return Ok(Upsert::Unchanged);
-    }
     let (comment, id, raw) = (&incoming.object, &incoming.id, &incoming.raw);
     let (parent_type, parent_id) = parent_of(comment);
-    conn.prepare_cached(
-        "INSERT INTO comments (id, raw, page_id, parent_type, parent_id, discussion_id, text,
+    let wrote =
+        conn.prepare_cached(
+            "INSERT INTO comments (id, raw, page_id, parent_type, parent_id, discussion_id, text,
                                created_time, last_edited_time, created_by)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (id) DO UPDATE SET raw = excluded.raw, page_id = excluded.page_id,
              parent_type = excluded.parent_type, parent_id = excluded.parent_id,
              discussion_id = excluded.discussion_id, text = excluded.text,
              created_time = excluded.created_time, last_edited_time = excluded.last_edited_time,
-             created_by = excluded.created_by",
-    )?
-    .execute(params![
-        id,
-        raw,
-        page_id,
-        parent_type,
-        parent_id.unwrap_or_default(),
-        str_field(comment, "discussion_id").map(|d| ids::normalize_or_keep(&d)),
-        text::comment(comment),
-        str_field(comment, "created_time").unwrap_or_default(),
-        str_field(comment, "last_edited_time"),
-        comment
-            .pointer("/created_by/id")
-            .and_then(Value::as_str)
-            .map(ids::normalize_or_keep),
-    ])?;
+             created_by = excluded.created_by
+         WHERE comments.raw IS NOT excluded.raw OR comments.page_id IS NOT excluded.page_id
+            OR comments.parent_type IS NOT excluded.parent_type
+            OR comments.parent_id IS NOT excluded.parent_id
+            OR comments.discussion_id IS NOT excluded.discussion_id
+            OR comments.text IS NOT excluded.text
+            OR comments.created_time IS NOT excluded.created_time
+            OR comments.last_edited_time IS NOT excluded.last_edited_time
+            OR comments.created_by IS NOT excluded.created_by",
+        )?
+        .execute(params![
+            id,
+            raw,
+            page_id,
+            parent_type,
+            parent_id.unwrap_or_default(),
+            str_field(comment, "discussion_id").map(|d| ids::normalize_or_keep(&d)),
+            text::comment(comment),
+            str_field(comment, "created_time").unwrap_or_default(),
+            str_field(comment, "last_edited_time"),
+            comment
+                .pointer("/created_by/id")
+                .and_then(Value::as_str)
+                .map(ids::normalize_or_keep),
+        ])? > 0;
+    if !wrote {
+        return Ok(Upsert::Unchanged);
+    }
     incoming.written(conn, "comment")
 }
 

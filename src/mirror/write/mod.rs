@@ -115,11 +115,6 @@ impl Incoming {
         })
     }
 
-    /// The mirror already holds exactly this JSON.
-    pub(crate) fn unchanged(&self) -> bool {
-        self.previous.as_deref() == Some(self.raw.as_str())
-    }
-
     /// Call after writing: an object new to the mirror loses any tombstone it had.
     pub(crate) fn written(&self, conn: &Connection, object: &str) -> Result<Upsert, StoreError> {
         if self.previous.is_none() {

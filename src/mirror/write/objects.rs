@@ -13,56 +13,102 @@ use crate::ids;
 use crate::mirror::{now_iso, properties, text, views, StoreError};
 
 /// Upserts a page (from GET, query or search results) and its property values.
+///
+/// Self-healing: a row whose JSON is unchanged but whose derived columns or property
+/// values were changed behind our back is rewritten (and reported as changed).
 pub fn upsert_page(conn: &Connection, page: Value) -> Result<Upsert, StoreError> {
     let incoming = Incoming::read(conn, "pages", page)?;
     let (page, id, raw) = (&incoming.object, &incoming.id, &incoming.raw);
-    if incoming.unchanged() {
-        conn.prepare_cached("UPDATE pages SET synced_at = ?2 WHERE id = ?1")?
-            .execute(params![id, now_iso()])?;
-        // Self-heal: property rows deleted or added behind our back are rewritten.
-        let rows: i64 = conn
-            .prepare_cached("SELECT count(*) FROM property_values WHERE page_id = ?1")?
-            .query_row([&id], |r| r.get(0))?;
-        let expected = page
-            .get("properties")
-            .and_then(Value::as_object)
-            .map_or(0, |p| p.len() as i64);
-        if rows != expected {
-            write_property_values(conn, id, page)?;
-        }
-        return Ok(Upsert::Unchanged);
-    }
     let (parent_type, parent_id) = parent_of(page);
     let data_source_id = (parent_type == "data_source_id")
         .then(|| parent_id.clone())
         .flatten();
     let title = text::page_title(page);
-    conn.prepare_cached(
-        "INSERT INTO pages (id, raw, parent_type, parent_id, data_source_id, title, url,
+    let wrote =
+        conn.prepare_cached(
+            "INSERT INTO pages (id, raw, parent_type, parent_id, data_source_id, title, url,
                             created_time, last_edited_time, in_trash, synced_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO UPDATE SET raw = excluded.raw, parent_type = excluded.parent_type,
              parent_id = excluded.parent_id, data_source_id = excluded.data_source_id,
              title = excluded.title, url = excluded.url, created_time = excluded.created_time,
              last_edited_time = excluded.last_edited_time, in_trash = excluded.in_trash,
-             synced_at = excluded.synced_at",
-    )?
-    .execute(params![
-        id,
-        raw,
-        parent_type,
-        parent_id,
-        data_source_id,
-        title,
-        str_field(page, "url"),
-        str_field(page, "created_time").unwrap_or_default(),
-        str_field(page, "last_edited_time").unwrap_or_default(),
-        trashed(page),
-        now_iso(),
-    ])?;
+             synced_at = excluded.synced_at
+         WHERE pages.raw IS NOT excluded.raw OR pages.parent_type IS NOT excluded.parent_type
+            OR pages.parent_id IS NOT excluded.parent_id
+            OR pages.data_source_id IS NOT excluded.data_source_id
+            OR pages.title IS NOT excluded.title OR pages.url IS NOT excluded.url
+            OR pages.created_time IS NOT excluded.created_time
+            OR pages.last_edited_time IS NOT excluded.last_edited_time
+            OR pages.in_trash IS NOT excluded.in_trash",
+        )?
+        .execute(params![
+            id,
+            raw,
+            parent_type,
+            parent_id,
+            data_source_id,
+            title,
+            str_field(page, "url"),
+            str_field(page, "created_time").unwrap_or_default(),
+            str_field(page, "last_edited_time").unwrap_or_default(),
+            trashed(page),
+            now_iso(),
+        ])? > 0;
+    if !wrote {
+        conn.prepare_cached("UPDATE pages SET synced_at = ?2 WHERE id = ?1")?
+            .execute(params![id, now_iso()])?;
+        // Self-heal: property rows deleted, added or edited behind our back are rewritten.
+        if property_values_match(conn, id, page)? {
+            return Ok(Upsert::Unchanged);
+        }
+        write_property_values(conn, id, page)?;
+        return Ok(Upsert::Changed);
+    }
     write_property_values(conn, id, page)?;
     follow_title(conn, id, "child_page", &title)?;
     incoming.written(conn, "page")
+}
+
+/// True when `property_values` holds exactly the rows `page` renders to.
+fn property_values_match(
+    conn: &Connection,
+    page_id: &str,
+    page: &Value,
+) -> Result<bool, StoreError> {
+    let rows = properties::rows(page);
+    let count: i64 = conn
+        .prepare_cached("SELECT count(*) FROM property_values WHERE page_id = ?1")?
+        .query_row([page_id], |r| r.get(0))?;
+    if count != rows.len() as i64 {
+        return Ok(false);
+    }
+    let mut same = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM property_values WHERE page_id = ?1 AND property_id = ?2
+             AND name IS ?3 AND type IS ?4 AND value IS ?5 AND text IS ?6 AND number IS ?7
+             AND date_start IS ?8 AND date_end IS ?9 AND scalar IS ?10)",
+    )?;
+    for row in rows {
+        let found: bool = same.query_row(
+            params![
+                page_id,
+                row.property_id,
+                row.name,
+                row.kind,
+                row.value,
+                row.text,
+                row.number,
+                row.date_start,
+                row.date_end,
+                row.scalar,
+            ],
+            |r| r.get(0),
+        )?;
+        if !found {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn write_property_values(conn: &Connection, page_id: &str, page: &Value) -> Result<(), StoreError> {
@@ -105,18 +151,20 @@ fn follow_title(conn: &Connection, id: &str, kind: &str, title: &str) -> Result<
 /// Upserts a database container.
 pub fn upsert_database(conn: &Connection, db: Value) -> Result<Upsert, StoreError> {
     let incoming = Incoming::read(conn, "databases", db)?;
-    if incoming.unchanged() {
-        return Ok(Upsert::Unchanged);
-    }
     let (db, id, raw) = (&incoming.object, &incoming.id, &incoming.raw);
     let (parent_type, parent_id) = parent_of(db);
     let title = text::object_title(db);
-    conn.prepare_cached(
+    let wrote = conn.prepare_cached(
         "INSERT INTO databases (id, raw, parent_type, parent_id, title, in_trash, last_edited_time, synced_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (id) DO UPDATE SET raw = excluded.raw, parent_type = excluded.parent_type,
              parent_id = excluded.parent_id, title = excluded.title, in_trash = excluded.in_trash,
-             last_edited_time = excluded.last_edited_time, synced_at = excluded.synced_at",
+             last_edited_time = excluded.last_edited_time, synced_at = excluded.synced_at
+         WHERE databases.raw IS NOT excluded.raw
+            OR databases.parent_type IS NOT excluded.parent_type
+            OR databases.parent_id IS NOT excluded.parent_id
+            OR databases.title IS NOT excluded.title OR databases.in_trash IS NOT excluded.in_trash
+            OR databases.last_edited_time IS NOT excluded.last_edited_time",
     )?
     .execute(params![
         id,
@@ -127,7 +175,10 @@ pub fn upsert_database(conn: &Connection, db: Value) -> Result<Upsert, StoreErro
         trashed(db),
         str_field(db, "last_edited_time").unwrap_or_default(),
         now_iso(),
-    ])?;
+    ])? > 0;
+    if !wrote {
+        return Ok(Upsert::Unchanged);
+    }
     follow_title(conn, id, "child_database", &title)?;
     incoming.written(conn, "database")
 }
@@ -135,21 +186,23 @@ pub fn upsert_database(conn: &Connection, db: Value) -> Result<Upsert, StoreErro
 /// Upserts a data source; rebuilds the typed views when its title or schema changed.
 pub fn upsert_data_source(conn: &Connection, ds: Value) -> Result<Upsert, StoreError> {
     let incoming = Incoming::read(conn, "data_sources", ds)?;
-    if incoming.unchanged() {
-        return Ok(Upsert::Unchanged);
-    }
     let (ds, id, raw) = (&incoming.object, &incoming.id, &incoming.raw);
     let database_id = ds
         .pointer("/parent/database_id")
         .and_then(Value::as_str)
         .map(ids::normalize_or_keep);
     let title = text::object_title(ds);
-    conn.prepare_cached(
+    let wrote = conn.prepare_cached(
         "INSERT INTO data_sources (id, raw, database_id, title, in_trash, last_edited_time, synced_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET raw = excluded.raw, database_id = excluded.database_id,
              title = excluded.title, in_trash = excluded.in_trash,
-             last_edited_time = excluded.last_edited_time, synced_at = excluded.synced_at",
+             last_edited_time = excluded.last_edited_time, synced_at = excluded.synced_at
+         WHERE data_sources.raw IS NOT excluded.raw
+            OR data_sources.database_id IS NOT excluded.database_id
+            OR data_sources.title IS NOT excluded.title
+            OR data_sources.in_trash IS NOT excluded.in_trash
+            OR data_sources.last_edited_time IS NOT excluded.last_edited_time",
     )?
     .execute(params![
         id,
@@ -159,8 +212,13 @@ pub fn upsert_data_source(conn: &Connection, ds: Value) -> Result<Upsert, StoreE
         trashed(ds),
         str_field(ds, "last_edited_time").unwrap_or_default(),
         now_iso(),
-    ])?;
+    ])? > 0;
+    if !wrote {
+        return Ok(Upsert::Unchanged);
+    }
     let schema_changed = match &incoming.previous {
+        // Same JSON, healed columns: the views follow the title column too.
+        Some(old) if old == raw => true,
         None => true,
         Some(old) => {
             let old: Value = serde_json::from_str(old).unwrap_or(Value::Null);
@@ -176,22 +234,25 @@ pub fn upsert_data_source(conn: &Connection, ds: Value) -> Result<Upsert, StoreE
 /// Upserts a user.
 pub fn upsert_user(conn: &Connection, user: Value) -> Result<Upsert, StoreError> {
     let incoming = Incoming::read(conn, "users", user)?;
-    if incoming.unchanged() {
+    let (user, id, raw) = (&incoming.object, &incoming.id, &incoming.raw);
+    let wrote =
+        conn.prepare_cached(
+            "INSERT INTO users (id, raw, type, name, email) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET raw = excluded.raw, type = excluded.type,
+             name = excluded.name, email = excluded.email
+         WHERE users.raw IS NOT excluded.raw OR users.type IS NOT excluded.type
+            OR users.name IS NOT excluded.name OR users.email IS NOT excluded.email",
+        )?
+        .execute(params![
+            id,
+            raw,
+            str_field(user, "type"),
+            str_field(user, "name"),
+            user.pointer("/person/email").and_then(Value::as_str),
+        ])? > 0;
+    if !wrote {
         return Ok(Upsert::Unchanged);
     }
-    let (user, id, raw) = (&incoming.object, &incoming.id, &incoming.raw);
-    conn.prepare_cached(
-        "INSERT INTO users (id, raw, type, name, email) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (id) DO UPDATE SET raw = excluded.raw, type = excluded.type,
-             name = excluded.name, email = excluded.email",
-    )?
-    .execute(params![
-        id,
-        raw,
-        str_field(user, "type"),
-        str_field(user, "name"),
-        user.pointer("/person/email").and_then(Value::as_str),
-    ])?;
     incoming.written(conn, "user")
 }
 

@@ -53,7 +53,8 @@ pub struct RunFigures {
 /// Closes a `sync_runs` row.
 pub fn finish_run(conn: &Connection, run_id: i64, figures: &RunFigures) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE sync_runs SET finished_at = ?2, requests = ?3, objects = ?4, removed = ?5, error = ?6
+        "UPDATE sync_runs SET finished_at = ?2, requests = requests + ?3,
+             objects = objects + ?4, removed = removed + ?5, error = ?6
          WHERE id = ?1",
         params![
             run_id,
@@ -64,6 +65,51 @@ pub fn finish_run(conn: &Connection, run_id: i64, figures: &RunFigures) -> Resul
             figures.error
         ],
     )?;
+    Ok(())
+}
+
+/// Adds what one of a sweep's work items did (requests made, objects written and
+/// removed) to the sweep's record.
+pub fn add_run_work(
+    conn: &Connection,
+    run_id: i64,
+    requests: u64,
+    written: u64,
+    removed: u64,
+) -> Result<(), StoreError> {
+    if requests + written + removed > 0 {
+        conn.prepare_cached(
+            "UPDATE sync_runs SET requests = requests + ?2, objects = objects + ?3,
+                 removed = removed + ?4
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            run_id,
+            requests as i64,
+            written as i64,
+            removed as i64
+        ])?;
+    }
+    Ok(())
+}
+
+/// At start-up: sweeps a previous process left without `finished_at` (it stopped or
+/// crashed mid-listing) are closed as interrupted. Returns how many.
+pub fn close_interrupted_runs(conn: &Connection) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "UPDATE sync_runs SET finished_at = ?1,
+             error = coalesce(error, 'interrupted: the process stopped during the sweep')
+         WHERE finished_at IS NULL",
+        [now_iso()],
+    )?)
+}
+
+/// Records that a sweep's own work is done.
+pub fn settle_run(conn: &Connection, run_id: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE sync_runs SET settled_at = ?2 WHERE id = ?1 AND settled_at IS NULL",
+    )?
+    .execute(params![run_id, now_iso()])?;
     Ok(())
 }
 

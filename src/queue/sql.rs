@@ -1,185 +1,15 @@
-//! The durable work queue: one row per object (`kind`, `id`) in the mirror database,
-//! holding the union of reasons to refetch it, when it is due, and its retry state.
+//! The queue's statements: enqueue (coalescing), claim, complete, release, recovery and
+//! the figures `status` and the metrics read.
 //!
-//! Invariants:
-//! - SQLite holds the work; in-memory channels only wake workers. Losing a wake-up delays
-//!   work, never loses it; a crash (`kill -9`) loses nothing committed.
-//! - Coalescing: signals for one object merge into its row; the earliest due time and the
-//!   most urgent priority win.
-//! - One worker per object: a claimed row is `running`; a signal arriving meanwhile is kept
-//!   in `next_reasons` and the object runs once more afterwards.
-//! - Failures back off (the next attempt time is in the row, not in a sleeping task); after
-//!   `max_attempts` the row is parked as `failed` with its error until `notion-mirror retry`
-//!   (or a new signal for the object) puts it back.
-//! - Every function runs on the writer's connection (see `mirror::store`), so each
-//!   read-modify-write is atomic.
+//! Invariant: every function runs on the writer's connection, inside the writer's
+//! transaction, so each read-modify-write of a row is atomic.
 
 use std::collections::BTreeSet;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::{reason, Depth, Kind, Outcome, Signal, WorkItem, MAX_BLOCKS, PRIORITY_SWEEP};
 use crate::mirror::StoreError;
-
-/// Reasons to refetch an object (a bit set in `queue.reasons`).
-pub mod reason {
-    /// Refetch the object itself (page properties, database, data source, comment).
-    pub const PROPERTIES: u32 = 1;
-    /// Refetch a page's whole block tree and its comments.
-    pub const CONTENT: u32 = 1 << 1;
-    /// Refetch only the blocks listed in the row (`updated_blocks` of a webhook).
-    pub const BLOCKS: u32 = 1 << 2;
-    /// Re-list a page's comments (no block tree).
-    pub const COMMENTS: u32 = 1 << 3;
-    /// Data source: retrieve the schema and rebuild its typed view.
-    pub const SCHEMA: u32 = 1 << 4;
-    /// Data source: query rows edited since its watermark.
-    pub const ROWS_SINCE: u32 = 1 << 5;
-    /// Data source: query every row (after a schema change).
-    pub const ROWS_ALL: u32 = 1 << 6;
-    /// Confirm the object still exists with a direct GET (sweep found it absent).
-    pub const VERIFY: u32 = 1 << 7;
-    /// Trash state changed (deleted/undeleted events).
-    pub const TRASH: u32 = 1 << 8;
-    /// Database: refetch each of its data sources too.
-    pub const DATA_SOURCES: u32 = 1 << 9;
-
-    const NAMES: &[(u32, &str)] = &[
-        (PROPERTIES, "properties"),
-        (CONTENT, "content"),
-        (BLOCKS, "blocks"),
-        (COMMENTS, "comments"),
-        (SCHEMA, "schema"),
-        (ROWS_SINCE, "rows_since"),
-        (ROWS_ALL, "rows_all"),
-        (VERIFY, "verify"),
-        (TRASH, "trash"),
-        (DATA_SOURCES, "data_sources"),
-    ];
-
-    /// `"properties,content"` for logs and `status`.
-    pub fn describe(bits: u32) -> String {
-        NAMES
-            .iter()
-            .filter(|(bit, _)| bits & bit != 0)
-            .map(|(_, name)| *name)
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-}
-
-/// More block ids than this for one page and a full content refetch is cheaper.
-const MAX_BLOCKS: usize = 32;
-
-/// What kind of object a queue row names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Page,
-    Database,
-    DataSource,
-    Comment,
-    /// The whole users list (id `*`).
-    Users,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Page => "page",
-            Kind::Database => "database",
-            Kind::DataSource => "data_source",
-            Kind::Comment => "comment",
-            Kind::Users => "users",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        Some(match s {
-            "page" => Kind::Page,
-            "database" => Kind::Database,
-            "data_source" => Kind::DataSource,
-            "comment" => Kind::Comment,
-            "users" => Kind::Users,
-            _ => return None,
-        })
-    }
-}
-
-/// Webhook work runs before sweep work.
-pub const PRIORITY_WEBHOOK: i64 = 0;
-pub const PRIORITY_SWEEP: i64 = 1;
-
-/// The due time of sweep work enqueued at `now_ms`: the start of its minute. Items due at
-/// the same time are claimed in id order, and ids are random UUIDs, so a sweep's work is
-/// drawn as a random sample rather than in listing (creation) order. Listing order can
-/// front-load the heavy pages (in the generated 2,000-page workspace the richest pages are
-/// the oldest), and `sync`'s ETA from the completion rate then read 2-3x too long.
-pub fn sweep_due_at(now_ms: i64) -> i64 {
-    now_ms - now_ms.rem_euclid(60_000)
-}
-
-/// A signal to refetch an object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signal {
-    pub kind: Kind,
-    pub id: String,
-    pub reasons: u32,
-    /// Block ids to refetch (with [`reason::BLOCKS`]).
-    pub blocks: Vec<String>,
-    /// A routing hint (the page of a comment).
-    pub hint: Option<String>,
-    pub priority: i64,
-    /// When the work becomes due (unix ms).
-    pub due_at: i64,
-    /// Sweep semantics: merge into pending work, but never make a run that already covers
-    /// these reasons run once more, and never revive parked work (only a webhook or
-    /// `notion-mirror retry` does that).
-    pub if_idle: bool,
-}
-
-impl Signal {
-    pub fn new(kind: Kind, id: impl Into<String>, reasons: u32, due_at: i64) -> Self {
-        Signal {
-            kind,
-            id: id.into(),
-            reasons,
-            blocks: Vec::new(),
-            hint: None,
-            priority: PRIORITY_WEBHOOK,
-            due_at,
-            if_idle: false,
-        }
-    }
-}
-
-/// A claimed row, handed to a worker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkItem {
-    pub kind: Kind,
-    pub id: String,
-    pub reasons: u32,
-    pub blocks: Vec<String>,
-    pub hint: Option<String>,
-    pub priority: i64,
-    /// Failed attempts so far (0 on the first run).
-    pub attempts: u32,
-    pub due_at: i64,
-    pub claimed_at: i64,
-}
-
-/// How a worker finished an item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Done,
-    /// Try again at `at` (unix ms).
-    RetryAt {
-        at: i64,
-        error: String,
-    },
-    /// Give up until an operator (or a new signal) requeues it.
-    Park {
-        error: String,
-    },
-}
 
 fn blocks_to_json(blocks: &BTreeSet<String>) -> Option<String> {
     (!blocks.is_empty()).then(|| serde_json::to_string(blocks).unwrap_or_default())
@@ -203,6 +33,15 @@ fn merge_blocks(reasons: &mut u32, blocks: &mut BTreeSet<String>, more: &[String
     }
 }
 
+/// The later of two optional ISO timestamps.
+fn later(a: Option<String>, b: Option<&String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) if b.as_str() > a.as_str() => Some(b.clone()),
+        (Some(a), _) => Some(a),
+        (None, b) => b.cloned(),
+    }
+}
+
 struct Row {
     state: String,
     reasons: u32,
@@ -212,12 +51,15 @@ struct Row {
     hint: Option<String>,
     next_reasons: u32,
     next_blocks: BTreeSet<String>,
+    signalled_at: Option<String>,
+    sweep_run: Option<i64>,
 }
 
 fn load_row(conn: &Connection, kind: Kind, id: &str) -> Result<Option<Row>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT state, reasons, blocks, next_reasons, next_blocks, due_at, priority, hint
+            "SELECT state, reasons, blocks, next_reasons, next_blocks, due_at, priority, hint,
+                    signalled_at, sweep_run
              FROM queue WHERE kind = ?1 AND id = ?2",
         )?
         .query_row(params![kind.as_str(), id], |r| {
@@ -230,6 +72,8 @@ fn load_row(conn: &Connection, kind: Kind, id: &str) -> Result<Option<Row>, Stor
                 due_at: r.get(5)?,
                 priority: r.get(6)?,
                 hint: r.get(7)?,
+                signalled_at: r.get(8)?,
+                sweep_run: r.get(9)?,
             })
         })
         .optional()?)
@@ -243,8 +87,9 @@ pub fn enqueue(conn: &Connection, signal: &Signal, now_ms: i64) -> Result<(), St
             let mut blocks = BTreeSet::new();
             merge_blocks(&mut reasons, &mut blocks, &signal.blocks);
             conn.prepare_cached(
-                "INSERT INTO queue (kind, id, reasons, blocks, hint, priority, due_at, state, enqueued_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
+                "INSERT INTO queue (kind, id, reasons, blocks, hint, priority, due_at, state,
+                                    enqueued_at, signalled_at, sweep_run)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10)",
             )?
             .execute(params![
                 signal.kind.as_str(),
@@ -254,7 +99,9 @@ pub fn enqueue(conn: &Connection, signal: &Signal, now_ms: i64) -> Result<(), St
                 signal.hint,
                 signal.priority,
                 signal.due_at,
-                now_ms
+                now_ms,
+                signal.signalled_at,
+                signal.sweep_run
             ])?;
         }
         Some(row)
@@ -268,7 +115,8 @@ pub fn enqueue(conn: &Connection, signal: &Signal, now_ms: i64) -> Result<(), St
             merge_blocks(&mut next, &mut blocks, &signal.blocks);
             conn.prepare_cached(
                 "UPDATE queue SET next_reasons = ?3, next_blocks = ?4, priority = min(priority, ?5),
-                     hint = coalesce(?6, hint)
+                     hint = coalesce(?6, hint), signalled_at = ?7,
+                     sweep_run = coalesce(?8, sweep_run)
                  WHERE kind = ?1 AND id = ?2",
             )?
             .execute(params![
@@ -277,7 +125,9 @@ pub fn enqueue(conn: &Connection, signal: &Signal, now_ms: i64) -> Result<(), St
                 next,
                 blocks_to_json(&blocks),
                 signal.priority,
-                signal.hint
+                signal.hint,
+                later(row.signalled_at, signal.signalled_at.as_ref()),
+                signal.sweep_run
             ])?;
         }
         Some(row) => {
@@ -286,12 +136,15 @@ pub fn enqueue(conn: &Connection, signal: &Signal, now_ms: i64) -> Result<(), St
             let mut merged = row.reasons | reasons;
             let mut blocks = row.blocks.clone();
             merge_blocks(&mut merged, &mut blocks, &signal.blocks);
+            let signalled_at = later(row.signalled_at.clone(), signal.signalled_at.as_ref());
             let unchanged = !revive
                 && merged == row.reasons
                 && blocks == row.blocks
                 && signal.due_at >= row.due_at
                 && signal.priority >= row.priority
-                && (signal.hint.is_none() || signal.hint == row.hint);
+                && (signal.hint.is_none() || signal.hint == row.hint)
+                && signalled_at == row.signalled_at
+                && (signal.sweep_run.is_none() || signal.sweep_run == row.sweep_run);
             if unchanged {
                 // A burst of signals for one pending object changes nothing after the first:
                 // skipping the UPDATE keeps its page clean (ingest writes less).
@@ -301,7 +154,8 @@ pub fn enqueue(conn: &Connection, signal: &Signal, now_ms: i64) -> Result<(), St
                 "UPDATE queue SET reasons = ?3, blocks = ?4, priority = min(priority, ?5),
                      due_at = CASE WHEN ?7 THEN ?6 ELSE min(due_at, ?6) END,
                      state = 'pending', attempts = CASE WHEN ?7 THEN 0 ELSE attempts END,
-                     hint = coalesce(?8, hint)
+                     hint = coalesce(?8, hint), signalled_at = ?9,
+                     sweep_run = coalesce(?10, sweep_run)
                  WHERE kind = ?1 AND id = ?2",
             )?
             .execute(params![
@@ -312,58 +166,65 @@ pub fn enqueue(conn: &Connection, signal: &Signal, now_ms: i64) -> Result<(), St
                 signal.priority,
                 signal.due_at,
                 revive,
-                signal.hint
+                signal.hint,
+                signalled_at,
+                signal.sweep_run
             ])?;
         }
     }
     Ok(())
 }
 
-/// Claims up to `limit` due items, most urgent first, marking them running.
+/// Claims up to `limit` due items, most urgent first, marking them running. At most
+/// `sweep_limit` of them are sweep work, so a pool busy with a sweep always has room for
+/// webhook work.
 pub fn claim(
     conn: &Connection,
     now_ms: i64,
     limit: usize,
+    sweep_limit: usize,
     lease_ms: i64,
 ) -> Result<Vec<WorkItem>, StoreError> {
-    let items: Vec<WorkItem> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT kind, id, reasons, blocks, hint, priority, attempts, due_at FROM queue
-             WHERE state = 'pending' AND due_at <= ?1
-             ORDER BY priority, due_at LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
+    let mut items: Vec<WorkItem> = Vec::new();
+    for (priority_clause, take) in [("priority < ?3", limit), ("priority >= ?3", sweep_limit)] {
+        let take = take.min(limit - items.len());
+        if take == 0 {
+            continue;
+        }
+        let sql = format!(
+            "SELECT kind, id, reasons, blocks, hint, priority, attempts, due_at, signalled_at,
+                    sweep_run
+             FROM queue WHERE state = 'pending' AND due_at <= ?1 AND {priority_clause}
+             ORDER BY priority, due_at LIMIT ?2"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![now_ms, take as i64, PRIORITY_SWEEP], |r| {
             Ok((
                 r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, u32>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, u32>(6)?,
-                r.get::<_, i64>(7)?,
+                WorkItem {
+                    kind: Kind::Page,
+                    id: r.get(1)?,
+                    reasons: r.get(2)?,
+                    blocks: blocks_from_json(r.get(3)?).into_iter().collect(),
+                    hint: r.get(4)?,
+                    priority: r.get(5)?,
+                    attempts: r.get(6)?,
+                    due_at: r.get(7)?,
+                    claimed_at: now_ms,
+                    signalled_at: r.get(8)?,
+                    sweep_run: r.get(9)?,
+                },
             ))
         })?;
-        let mut out = Vec::new();
         for row in rows {
-            let (kind, id, reasons, blocks, hint, priority, attempts, due_at) = row?;
+            let (kind, mut item) = row?;
             let Some(kind) = Kind::parse(&kind) else {
                 continue;
             };
-            out.push(WorkItem {
-                kind,
-                id,
-                reasons,
-                blocks: blocks_from_json(blocks).into_iter().collect(),
-                hint,
-                priority,
-                attempts,
-                due_at,
-                claimed_at: now_ms,
-            });
+            item.kind = kind;
+            items.push(item);
         }
-        out
-    };
+    }
     let mut mark = conn.prepare_cached(
         "UPDATE queue SET state = 'running', lease_until = ?3, claimed_at = ?4
          WHERE kind = ?1 AND id = ?2",
@@ -389,17 +250,27 @@ pub fn complete(
     let Some(row) = load_row(conn, item.kind, &item.id)? else {
         return Ok(0);
     };
-    let claimed_iso = iso_ms(item.claimed_at);
+    let claimed_iso = super::iso_ms(item.claimed_at);
     let settled = match outcome {
         Outcome::Done => {
             if row.next_reasons != 0 {
+                // Tags that arrived during the run belong to the next run; the ones the
+                // run carried are done.
                 conn.prepare_cached(
                     "UPDATE queue SET state = 'pending', reasons = next_reasons, blocks = next_blocks,
                          next_reasons = 0, next_blocks = NULL, attempts = 0, last_error = NULL,
-                         lease_until = NULL, claimed_at = NULL, due_at = max(?3, due_at)
+                         lease_until = NULL, claimed_at = NULL, due_at = max(?3, due_at),
+                         signalled_at = CASE WHEN signalled_at IS ?4 THEN NULL ELSE signalled_at END,
+                         sweep_run = CASE WHEN sweep_run IS ?5 THEN NULL ELSE sweep_run END
                      WHERE kind = ?1 AND id = ?2",
                 )?
-                .execute(params![item.kind.as_str(), item.id, now_ms])?;
+                .execute(params![
+                    item.kind.as_str(),
+                    item.id,
+                    now_ms,
+                    item.signalled_at,
+                    item.sweep_run
+                ])?;
             } else {
                 conn.prepare_cached("DELETE FROM queue WHERE kind = ?1 AND id = ?2")?
                     .execute(params![item.kind.as_str(), item.id])?;
@@ -411,13 +282,7 @@ pub fn complete(
             .execute(params![item.id, claimed_iso])?
         }
         Outcome::RetryAt { at, error } => {
-            let mut reasons = row.reasons | row.next_reasons;
-            let mut blocks = row.blocks;
-            merge_blocks(
-                &mut reasons,
-                &mut blocks,
-                &row.next_blocks.into_iter().collect::<Vec<_>>(),
-            );
+            let (reasons, blocks) = merged_with_next(&row);
             conn.prepare_cached(
                 "UPDATE queue SET state = 'pending', reasons = ?3, blocks = ?4, next_reasons = 0,
                      next_blocks = NULL, attempts = attempts + 1, last_error = ?5, due_at = ?6,
@@ -435,13 +300,7 @@ pub fn complete(
             0
         }
         Outcome::Park { error } => {
-            let mut reasons = row.reasons | row.next_reasons;
-            let mut blocks = row.blocks;
-            merge_blocks(
-                &mut reasons,
-                &mut blocks,
-                &row.next_blocks.into_iter().collect::<Vec<_>>(),
-            );
+            let (reasons, blocks) = merged_with_next(&row);
             conn.prepare_cached(
                 "UPDATE queue SET state = 'failed', reasons = ?3, blocks = ?4, next_reasons = 0,
                      next_blocks = NULL, attempts = attempts + 1, last_error = ?5,
@@ -463,6 +322,14 @@ pub fn complete(
         }
     };
     Ok(settled)
+}
+
+fn merged_with_next(row: &Row) -> (u32, BTreeSet<String>) {
+    let mut reasons = row.reasons | row.next_reasons;
+    let mut blocks = row.blocks.clone();
+    let next: Vec<String> = row.next_blocks.iter().cloned().collect();
+    merge_blocks(&mut reasons, &mut blocks, &next);
+    (reasons, blocks)
 }
 
 /// Puts claimed items back as pending without counting an attempt (shutdown).
@@ -503,16 +370,13 @@ pub fn next_due(conn: &Connection) -> Result<Option<i64>, StoreError> {
         .query_row([], |r| r.get(0))?)
 }
 
-/// Queue figures for metrics and `status`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Depth {
-    pub pending: u64,
-    pub running: u64,
-    pub failed: u64,
-    /// The due time of the oldest due pending item (unix ms).
-    pub oldest_due: Option<i64>,
-    /// Pending or running items at sweep priority.
-    pub sweep_work: u64,
+/// Work of sweep `run` still pending or running (parked work does not count: a full
+/// sweep requeues it).
+pub fn sweep_open(conn: &Connection, run: i64) -> Result<u64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM queue WHERE sweep_run = ?1 AND state != 'failed'")?
+        .query_row([run], |r| r.get::<_, i64>(0))?
+        .max(0) as u64)
 }
 
 pub fn depth(conn: &Connection, now_ms: i64) -> Result<Depth, StoreError> {
@@ -536,64 +400,9 @@ pub fn depth(conn: &Connection, now_ms: i64) -> Result<Depth, StoreError> {
         })?)
 }
 
-/// Wakes the worker pool when work becomes due earlier than the pool planned to look.
-///
-/// The pool tells it when it plans to look next ([`Wake::plan`]); an enqueue reports its
-/// due time ([`Wake::due_at`]) and only wakes the pool when that is earlier. A flood of
-/// debounced webhook events therefore wakes the pool once, not once per event. A lost or
-/// spurious wake-up only changes when the pool looks, never what it finds: the queue
-/// table is the truth.
-#[derive(Debug)]
-pub struct Wake {
-    notify: tokio::sync::Notify,
-    earliest: std::sync::atomic::AtomicI64,
-}
-
-impl Default for Wake {
-    fn default() -> Self {
-        Wake {
-            notify: tokio::sync::Notify::new(),
-            earliest: std::sync::atomic::AtomicI64::new(i64::MIN),
-        }
-    }
-}
-
-impl Wake {
-    /// Work was enqueued that is due at `at` (unix ms).
-    pub fn due_at(&self, at: i64) {
-        let before = self
-            .earliest
-            .fetch_min(at, std::sync::atomic::Ordering::SeqCst);
-        if at < before {
-            self.notify.notify_one();
-        }
-    }
-
-    /// The pool will look again at `at` on its own; only earlier work wakes it.
-    pub fn plan(&self, at: i64) {
-        self.earliest.store(at, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// Resolves when woken.
-    pub async fn woken(&self) {
-        self.notify.notified().await;
-    }
-}
-
-/// Unix ms now.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// Unix ms as the mirror's ISO-8601 text.
-pub fn iso_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::{sweep_due_at, PRIORITY_SWEEP};
     use super::*;
 
     fn conn() -> (tempfile::TempDir, Connection) {
@@ -606,6 +415,14 @@ mod tests {
         Signal::new(Kind::Page, id, reasons, due)
     }
 
+    fn sweep(id: &str, reasons: u32, due: i64, run: i64) -> Signal {
+        let mut s = page(id, reasons, due);
+        s.priority = PRIORITY_SWEEP;
+        s.if_idle = true;
+        s.sweep_run = Some(run);
+        s
+    }
+
     #[test]
     fn signals_for_one_object_coalesce() {
         let (_d, c) = conn();
@@ -613,7 +430,7 @@ mod tests {
             enqueue(&c, &page("p1", reason::PROPERTIES, 1000 + i), 0).unwrap();
         }
         enqueue(&c, &page("p1", reason::CONTENT, 5000), 0).unwrap();
-        let items = claim(&c, 10_000, 10, 60_000).unwrap();
+        let items = claim(&c, 10_000, 10, 10, 60_000).unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].reasons, reason::PROPERTIES | reason::CONTENT);
         assert_eq!(items[0].due_at, 1000, "earliest due time wins");
@@ -627,13 +444,27 @@ mod tests {
         enqueue(&c, &sweep, 0).unwrap();
         enqueue(&c, &page("b", reason::PROPERTIES, 200), 0).unwrap();
         enqueue(&c, &page("c", reason::PROPERTIES, 9_000), 0).unwrap();
-        let items = claim(&c, 1_000, 10, 60_000).unwrap();
+        let items = claim(&c, 1_000, 10, 10, 60_000).unwrap();
         let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, vec!["b", "a"]);
         assert!(
-            claim(&c, 1_000, 10, 60_000).unwrap().is_empty(),
+            claim(&c, 1_000, 10, 10, 60_000).unwrap().is_empty(),
             "claimed rows are not claimed twice"
         );
+    }
+
+    #[test]
+    fn sweep_work_never_takes_more_than_its_slots() {
+        let (_d, c) = conn();
+        for id in ["s1", "s2", "s3", "s4"] {
+            enqueue(&c, &sweep(id, reason::CONTENT, 0, 1), 0).unwrap();
+        }
+        let first = claim(&c, 10, 4, 2, 60_000).unwrap();
+        assert_eq!(first.len(), 2, "two sweep slots of four");
+        enqueue(&c, &page("w", reason::PROPERTIES, 5), 5).unwrap();
+        let next = claim(&c, 10, 2, 0, 60_000).unwrap();
+        let ids: Vec<&str> = next.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, vec!["w"], "webhook work still gets a slot");
     }
 
     #[test]
@@ -646,7 +477,7 @@ mod tests {
             s.priority = PRIORITY_SWEEP;
             enqueue(&c, &s, 0).unwrap();
         }
-        let items = claim(&c, minute + 10, 10, 60_000).unwrap();
+        let items = claim(&c, minute + 10, 10, 10, 60_000).unwrap();
         let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, vec!["a1", "b2", "c3"]);
         assert_eq!(sweep_due_at(minute + 59_999), minute);
@@ -656,10 +487,10 @@ mod tests {
     fn a_signal_while_running_runs_once_more() {
         let (_d, c) = conn();
         enqueue(&c, &page("p", reason::PROPERTIES, 0), 0).unwrap();
-        let item = claim(&c, 10, 1, 60_000).unwrap().remove(0);
+        let item = claim(&c, 10, 1, 1, 60_000).unwrap().remove(0);
         enqueue(&c, &page("p", reason::CONTENT, 20), 15).unwrap();
         complete(&c, &item, &Outcome::Done, 30).unwrap();
-        let again = claim(&c, 100, 1, 60_000).unwrap();
+        let again = claim(&c, 100, 1, 1, 60_000).unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].reasons, reason::CONTENT);
         complete(&c, &again[0], &Outcome::Done, 110).unwrap();
@@ -667,10 +498,52 @@ mod tests {
     }
 
     #[test]
+    fn event_times_merge_to_the_newest_and_stay_for_the_next_run() {
+        let (_d, c) = conn();
+        let mut s = page("p", reason::PROPERTIES, 0);
+        s.signalled_at = Some("2026-01-01T00:00:10.000Z".into());
+        enqueue(&c, &s, 0).unwrap();
+        s.signalled_at = Some("2026-01-01T00:00:05.000Z".into());
+        enqueue(&c, &s, 0).unwrap();
+        let item = claim(&c, 0, 1, 1, 60_000).unwrap().remove(0);
+        assert_eq!(
+            item.signalled_at.as_deref(),
+            Some("2026-01-01T00:00:10.000Z")
+        );
+        s.signalled_at = Some("2026-01-01T00:00:20.000Z".into());
+        enqueue(&c, &s, 1).unwrap();
+        complete(&c, &item, &Outcome::Done, 2).unwrap();
+        let again = claim(&c, 10, 1, 1, 60_000).unwrap().remove(0);
+        assert_eq!(
+            again.signalled_at.as_deref(),
+            Some("2026-01-01T00:00:20.000Z")
+        );
+    }
+
+    #[test]
+    fn a_sweep_knows_when_its_own_work_is_done() {
+        let (_d, c) = conn();
+        enqueue(&c, &sweep("a", reason::CONTENT, 0, 7), 0).unwrap();
+        enqueue(&c, &sweep("b", reason::CONTENT, 0, 7), 0).unwrap();
+        enqueue(&c, &page("w", reason::PROPERTIES, 0), 0).unwrap();
+        assert_eq!(sweep_open(&c, 7).unwrap(), 2);
+        let items = claim(&c, 0, 3, 3, 60_000).unwrap();
+        assert_eq!(sweep_open(&c, 7).unwrap(), 2, "running work is still open");
+        for item in items.iter().filter(|i| i.id != "w") {
+            complete(&c, item, &Outcome::Done, 1).unwrap();
+        }
+        assert_eq!(
+            sweep_open(&c, 7).unwrap(),
+            0,
+            "webhook work is not waited for"
+        );
+    }
+
+    #[test]
     fn failures_back_off_then_park_and_retry_revives() {
         let (_d, c) = conn();
         enqueue(&c, &page("p", reason::PROPERTIES, 0), 0).unwrap();
-        let item = claim(&c, 0, 1, 60_000).unwrap().remove(0);
+        let item = claim(&c, 0, 1, 1, 60_000).unwrap().remove(0);
         complete(
             &c,
             &item,
@@ -681,8 +554,8 @@ mod tests {
             0,
         )
         .unwrap();
-        assert!(claim(&c, 499, 1, 60_000).unwrap().is_empty());
-        let item = claim(&c, 500, 1, 60_000).unwrap().remove(0);
+        assert!(claim(&c, 499, 1, 1, 60_000).unwrap().is_empty());
+        let item = claim(&c, 500, 1, 1, 60_000).unwrap().remove(0);
         assert_eq!(item.attempts, 1);
         complete(
             &c,
@@ -695,9 +568,9 @@ mod tests {
         .unwrap();
         let d = depth(&c, 700).unwrap();
         assert_eq!((d.pending, d.failed), (0, 1));
-        assert!(claim(&c, 10_000, 1, 60_000).unwrap().is_empty());
+        assert!(claim(&c, 10_000, 1, 1, 60_000).unwrap().is_empty());
         assert_eq!(retry_parked(&c, 800).unwrap(), 1);
-        let item = claim(&c, 800, 1, 60_000).unwrap().remove(0);
+        let item = claim(&c, 800, 1, 1, 60_000).unwrap().remove(0);
         assert_eq!(item.attempts, 0);
     }
 
@@ -709,12 +582,12 @@ mod tests {
         enqueue(&c, &s, 0).unwrap();
         s.blocks = vec!["b2".into(), "b3".into()];
         enqueue(&c, &s, 0).unwrap();
-        let item = claim(&c, 0, 1, 1).unwrap().remove(0);
+        let item = claim(&c, 0, 1, 1, 1).unwrap().remove(0);
         assert_eq!(item.blocks, vec!["b1", "b2", "b3"]);
         release(&c, &[item]).unwrap();
         s.blocks = (0..40).map(|i| format!("x{i}")).collect();
         enqueue(&c, &s, 0).unwrap();
-        let item = claim(&c, 0, 1, 1).unwrap().remove(0);
+        let item = claim(&c, 0, 1, 1, 1).unwrap().remove(0);
         assert_eq!(item.reasons & reason::CONTENT, reason::CONTENT);
         assert!(item.blocks.is_empty());
     }
@@ -723,7 +596,7 @@ mod tests {
     fn sweep_signals_merge_but_never_repeat_covered_runs() {
         let (_d, c) = conn();
         enqueue(&c, &page("p", reason::PROPERTIES | reason::CONTENT, 0), 0).unwrap();
-        let item = claim(&c, 0, 1, 60_000).unwrap().remove(0);
+        let item = claim(&c, 0, 1, 1, 60_000).unwrap().remove(0);
         let mut sweep = page("p", reason::CONTENT, 0);
         sweep.if_idle = true;
         enqueue(&c, &sweep, 0).unwrap();
@@ -735,54 +608,27 @@ mod tests {
         );
         // A run that does not cover the sweep's reasons runs once more, for those only.
         enqueue(&c, &page("p", reason::PROPERTIES, 0), 0).unwrap();
-        let item = claim(&c, 10, 1, 60_000).unwrap().remove(0);
+        let item = claim(&c, 10, 1, 1, 60_000).unwrap().remove(0);
         enqueue(&c, &sweep, 0).unwrap();
         complete(&c, &item, &Outcome::Done, 11).unwrap();
-        let again = claim(&c, 20, 1, 60_000).unwrap();
+        let again = claim(&c, 20, 1, 1, 60_000).unwrap();
         assert_eq!(again[0].reasons, reason::CONTENT);
         complete(&c, &again[0], &Outcome::Done, 21).unwrap();
         // Pending work absorbs sweep signals.
         enqueue(&c, &page("q", reason::PROPERTIES, 50), 0).unwrap();
-        enqueue(&c, &sweep_q(), 0).unwrap();
-        let merged = claim(&c, 50, 1, 60_000).unwrap();
+        let mut sweep_q = page("q", reason::CONTENT, 0);
+        sweep_q.if_idle = true;
+        enqueue(&c, &sweep_q, 0).unwrap();
+        let merged = claim(&c, 50, 1, 1, 60_000).unwrap();
         assert_eq!(merged[0].reasons, reason::PROPERTIES | reason::CONTENT);
-    }
-
-    fn sweep_q() -> Signal {
-        let mut s = page("q", reason::CONTENT, 0);
-        s.if_idle = true;
-        s
-    }
-
-    #[tokio::test]
-    async fn only_work_due_before_the_planned_look_wakes_the_pool() {
-        let wake = Wake::default();
-        let quick = std::time::Duration::from_millis(50);
-        wake.plan(1_000);
-        wake.due_at(2_000);
-        wake.due_at(1_500);
-        assert!(
-            tokio::time::timeout(quick, wake.woken()).await.is_err(),
-            "later work does not wake"
-        );
-        wake.due_at(900);
-        assert!(
-            tokio::time::timeout(quick, wake.woken()).await.is_ok(),
-            "earlier work wakes"
-        );
-        wake.due_at(950);
-        assert!(
-            tokio::time::timeout(quick, wake.woken()).await.is_err(),
-            "900 is already known"
-        );
     }
 
     #[test]
     fn crashed_runs_are_recovered() {
         let (_d, c) = conn();
         enqueue(&c, &page("p", reason::PROPERTIES, 0), 0).unwrap();
-        claim(&c, 0, 1, 60_000).unwrap();
+        claim(&c, 0, 1, 1, 60_000).unwrap();
         assert_eq!(recover(&c).unwrap(), 1);
-        assert_eq!(claim(&c, 0, 1, 60_000).unwrap().len(), 1);
+        assert_eq!(claim(&c, 0, 1, 1, 60_000).unwrap().len(), 1);
     }
 }
