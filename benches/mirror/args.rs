@@ -16,6 +16,7 @@ pub(crate) const GROUPS: &[&str] = &[
     "latency",
     "memory",
     "ingest",
+    "load",
 ];
 
 #[derive(Debug, Clone)]

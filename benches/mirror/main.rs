@@ -17,7 +17,7 @@
 //! idle RSS; `run` at its defaults (3 req/s) for the ingest load; last, the rate-limited
 //! cold sync of a small workspace on its own simulator (wall time).
 //!
-//! Groups (`--only`): cold, wall, idle, edits, coalescing, latency, memory, ingest. The
+//! Groups (`--only`): cold, wall, idle, edits, coalescing, latency, memory, ingest, load. The
 //! daemon groups need the cold-synced mirror, so they run the cold sync first (its figures
 //! are then not printed).
 //!
@@ -36,8 +36,10 @@ mod daemon_phases;
 mod edits;
 mod http;
 mod ingest;
+mod load;
 mod proc;
 mod report;
+mod visible;
 mod wait;
 
 use std::process::ExitCode;
@@ -48,6 +50,7 @@ use anyhow::Result;
 use crate::args::{parse_args, GROUPS};
 use crate::cold::{cold, wall};
 use crate::daemon_phases::{daemon_phases, idle_sweep};
+use crate::load::load;
 use crate::report::{cores, print_report, report_json, Bench};
 
 /// Every group asked for, in order: the cold sync and what needs its mirror, then wall time.
@@ -56,8 +59,11 @@ async fn run_all(b: &mut Bench) -> Result<()> {
         .prefix("notion-mirror-bench-")
         .tempdir()?;
     let root = tmp.path().to_path_buf();
-    // Every group but `wall` (its own small workspace) works on the cold sync's mirror.
-    let needs_mirror = GROUPS.iter().any(|g| *g != "wall" && b.wants(g));
+    // Every group but `wall` and `load` (their own small workspaces) works on the cold
+    // sync's mirror.
+    let needs_mirror = GROUPS
+        .iter()
+        .any(|g| !matches!(*g, "wall" | "load") && b.wants(g));
     if needs_mirror {
         let dir = root.join("cold");
         std::fs::create_dir_all(&dir)?;
@@ -88,6 +94,12 @@ async fn run_all(b: &mut Bench) -> Result<()> {
         eprintln!("[bench] rate-limited cold sync (wall time) …");
         if let Err(e) = wall(b, &root).await {
             b.fail("wall", &e);
+        }
+    }
+    if b.wants("load") {
+        eprintln!("[bench] edits under load at 3 req/s …");
+        if let Err(e) = load(b, &root).await {
+            b.fail("load", &e);
         }
     }
     Ok(())

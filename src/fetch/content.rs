@@ -187,11 +187,15 @@ async fn confirm_gone(
     }
 }
 
-/// Refetches only what `updated_blocks` names: a changed block is re-read with one GET;
-/// a new, moved or deleted block makes its parent's children list be re-read (positions),
-/// with full subtrees for new children. Anything ambiguous falls back to the whole tree
+/// Refetches only what `updated_blocks` names, one children list per parent involved: a
+/// named block the mirror has is re-read in its parent's list (which shows an edit, a
+/// deletion or a move away in one request); blocks the mirror lacks are new, and are
+/// looked for in the lists already read, then in the children of the named blocks
+/// (Notion names the block whose children changed), then in the page's top level; only
+/// a block still not found costs a GET to learn its parent. New children come with their
+/// whole subtrees. A block that belongs to another page falls back to the whole tree
 /// (without comments). Returns the report and the newest `last_edited_time` among the
-/// blocks it read (evidence that the reads show the events' edits).
+/// named blocks read (evidence that the reads show the events' edits).
 pub async fn refresh_blocks(
     ctx: &Ctx,
     page_id: &str,
@@ -199,89 +203,123 @@ pub async fn refresh_blocks(
     block_ids: &[String],
 ) -> Result<(Report, Option<String>), FetchError> {
     let whole = |r: Report| (r, None);
-    let mut newest: Option<String> = None;
-    let mut note = |block: &Value| {
-        if let Some(t) = block.get("last_edited_time").and_then(Value::as_str) {
-            if newest.as_deref().is_none_or(|n| t > n) {
-                newest = Some(t.to_string());
-            }
-        }
+    let named: Vec<String> = block_ids
+        .iter()
+        .filter(|b| b.as_str() != page_id)
+        .cloned()
+        .collect();
+    let infos = {
+        let ids = named.clone();
+        ctx.store
+            .read(move |c| {
+                ids.iter()
+                    .map(|id| Ok((id.clone(), read::block_info(c, id)?)))
+                    .collect::<Result<Vec<_>, crate::mirror::StoreError>>()
+            })
+            .await?
     };
-    let mut updates: Vec<BlockRow> = Vec::new();
-    let mut relist: BTreeSet<String> = BTreeSet::new();
-    for id in block_ids.iter().filter(|b| b.as_str() != page_id) {
-        let known = {
-            let id = id.clone();
-            ctx.store.read(move |c| read::block_info(c, &id)).await?
-        };
-        if known.as_ref().is_some_and(|k| k.page_id != page_id) {
+    if infos
+        .iter()
+        .any(|(_, k)| k.as_ref().is_some_and(|k| k.page_id != page_id))
+    {
+        return refresh_content(ctx, page_id, version, false)
+            .await
+            .map(whole);
+    }
+    let known: Vec<(String, String)> = infos
+        .iter()
+        .filter_map(|(id, k)| k.as_ref().map(|k| (id.clone(), k.parent_id.clone())))
+        .collect();
+    let mut missing: BTreeSet<String> = infos
+        .iter()
+        .filter(|(_, k)| k.is_none())
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut levels: Vec<(String, Vec<BlockRow>, Vec<BlockRow>)> = Vec::new();
+    let mut read_parents: BTreeSet<String> = BTreeSet::new();
+    // 1. The parents of the named blocks the mirror has.
+    let first: BTreeSet<String> = known.iter().map(|(_, p)| p.clone()).collect();
+    for parent in first {
+        if !read_level(ctx, &parent, &mut levels, &mut read_parents, &mut missing).await? {
             return refresh_content(ctx, page_id, version, false)
                 .await
                 .map(whole);
         }
-        match ctx.client.retrieve_block(id).await {
-            Err(e) if e.is_gone() => {
-                // Never mirrored and gone: nothing to do.
-                if let Some(k) = known {
-                    relist.insert(k.parent_id);
-                }
-            }
+    }
+    // 2. New blocks: under a named block, else at the page's top level.
+    let mut candidates: Vec<String> = known.iter().map(|(id, _)| id.clone()).collect();
+    candidates.push(page_id.to_string());
+    for parent in candidates {
+        if missing.is_empty() {
+            break;
+        }
+        if !read_parents.contains(&parent)
+            && !read_level(ctx, &parent, &mut levels, &mut read_parents, &mut missing).await?
+        {
+            return refresh_content(ctx, page_id, version, false)
+                .await
+                .map(whole);
+        }
+    }
+    // 3. Still not found: ask each block where it is.
+    for id in std::mem::take(&mut missing) {
+        let block = match ctx.client.retrieve_block(&id).await {
+            Ok(block) => block,
+            // Created and deleted before we looked: nothing to mirror.
+            Err(e) if e.is_gone() => continue,
             Err(e) => return Err(e.into()),
-            Ok(block) => {
-                note(&block);
-                let parent = crate::mirror::write::parent_of(&block)
-                    .1
-                    .unwrap_or_default();
-                let trashed = block
-                    .get("in_trash")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                match known {
-                    Some(k) if !trashed && k.parent_id == parent => {
-                        if descends(&block) && !k.has_children {
-                            relist.insert(id.clone());
-                        }
-                        updates.push(BlockRow {
-                            raw: block,
-                            parent_id: parent,
-                            position: k.position,
-                        });
-                    }
-                    Some(k) => {
-                        // Moved or trashed: both the old and the new sibling lists changed.
-                        relist.insert(k.parent_id);
-                        relist.insert(parent);
-                    }
-                    None => {
-                        relist.insert(parent);
-                    }
+        };
+        if write::trashed(&block) {
+            continue;
+        }
+        let parent = write::parent_of(&block).1.unwrap_or_default();
+        let inside = {
+            let p = parent.clone();
+            let page = page_id.to_string();
+            parent == page_id
+                || ctx
+                    .store
+                    .read(move |c| Ok(read::block_info(c, &p)?.is_some_and(|i| i.page_id == page)))
+                    .await?
+                || levels.iter().any(|(_, level, subtrees)| {
+                    level
+                        .iter()
+                        .chain(subtrees)
+                        .any(|r| block_id(&r.raw).as_deref() == Some(parent.as_str()))
+                })
+        };
+        if !inside {
+            return refresh_content(ctx, page_id, version, false)
+                .await
+                .map(whole);
+        }
+        let mut found = BTreeSet::from([id.clone()]);
+        if !read_parents.contains(&parent)
+            && !read_level(ctx, &parent, &mut levels, &mut read_parents, &mut found).await?
+        {
+            return refresh_content(ctx, page_id, version, false)
+                .await
+                .map(whole);
+        }
+    }
+    let named_set: HashSet<&String> = named.iter().collect();
+    let mut newest: Option<String> = None;
+    for (_, level, subtrees) in &levels {
+        for row in level.iter().chain(subtrees) {
+            let is_named = block_id(&row.raw).is_some_and(|id| named_set.contains(&id));
+            let edited = row.raw.get("last_edited_time").and_then(Value::as_str);
+            if let (true, Some(t)) = (is_named, edited) {
+                if newest.as_deref().is_none_or(|n| t > n) {
+                    newest = Some(t.to_string());
                 }
             }
         }
-    }
-    // Every parent to relist must be this page or one of its mirrored blocks.
-    for parent in &relist {
-        if parent != page_id {
-            let p = parent.clone();
-            let info = ctx.store.read(move |c| read::block_info(c, &p)).await?;
-            if info.is_none_or(|i| i.page_id != page_id) {
-                return refresh_content(ctx, page_id, version, false)
-                    .await
-                    .map(whole);
-            }
-        }
-    }
-    let mut levels = Vec::new();
-    for parent in relist {
-        let level = relist_level(ctx, &parent).await?;
-        level.1.iter().for_each(|row| note(&row.raw));
-        levels.push(level);
     }
     let page = page_id.to_string();
     let written = ctx
         .store
         .write(move |c| {
-            let mut n = write::upsert_blocks(c, &page, &updates)?;
+            let mut n = 0;
             for (parent, level, subtrees) in &levels {
                 n += write::replace_children(c, &page, parent, level, subtrees)?;
             }
@@ -289,6 +327,33 @@ pub async fn refresh_blocks(
         })
         .await?;
     Ok((Report::written(written), newest))
+}
+
+/// Reads `parent`'s children list (with subtrees of new children), records it, and
+/// crosses off the `missing` blocks it shows. `Ok(false)`: the parent is a block that is
+/// gone (deleted with its subtree): the caller falls back to the whole tree.
+async fn read_level(
+    ctx: &Ctx,
+    parent: &str,
+    levels: &mut Vec<(String, Vec<BlockRow>, Vec<BlockRow>)>,
+    read_parents: &mut BTreeSet<String>,
+    missing: &mut BTreeSet<String>,
+) -> Result<bool, FetchError> {
+    let level = match relist_level(ctx, parent).await {
+        Ok(level) => level,
+        Err(FetchError::Notion(e)) if e.is_gone() && levels.iter().all(|l| l.0 != parent) => {
+            return Ok(false)
+        }
+        Err(e) => return Err(e),
+    };
+    for row in level.1.iter().chain(&level.2) {
+        if let Some(id) = block_id(&row.raw) {
+            missing.remove(&id);
+        }
+    }
+    read_parents.insert(parent.to_string());
+    levels.push(level);
+    Ok(true)
 }
 
 /// One parent's fresh children list, plus full subtrees for children the mirror lacks.

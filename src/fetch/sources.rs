@@ -116,11 +116,14 @@ pub async fn refresh_data_source(ctx: &Ctx, item: &WorkItem) -> Result<Report, F
             .pointer("/parent/database_id")
             .and_then(Value::as_str)
             .and_then(ids::normalize);
-        // A source that is new, trashed, restored or moved changes its database's
-        // `data_sources` list too.
+        // A source that is new, trashed, restored, moved or renamed changes its
+        // database's `data_sources` list too (unless the mirror's copy already shows it).
         let container_changed = old.as_ref().is_none_or(|o| {
-            o.get("in_trash") != ds.get("in_trash") || o.get("parent") != ds.get("parent")
+            o.get("in_trash") != ds.get("in_trash")
+                || o.get("parent") != ds.get("parent")
+                || crate::mirror::text::object_title(o) != crate::mirror::text::object_title(&ds)
         });
+        let entry = (!trashed).then(|| (id.clone(), crate::mirror::text::object_title(&ds)));
         let changed = ctx
             .store
             .write(move |c| write::upsert_data_source(c, ds))
@@ -128,7 +131,7 @@ pub async fn refresh_data_source(ctx: &Ctx, item: &WorkItem) -> Result<Report, F
             .changed();
         report.written += u64::from(changed);
         if let Some(db) = database_id {
-            report.add(refresh_container(ctx, &db, container_changed).await?);
+            report.add(refresh_container(ctx, &db, container_changed, &id, entry).await?);
         }
     }
     if trashed {
@@ -196,20 +199,43 @@ pub fn minus(iso: &str, by: std::time::Duration) -> String {
     }
 }
 
-/// Fetches a data source's database when the mirror lacks it or `force`.
+/// Fetches a data source's database when the mirror lacks it, or when `force` (the source
+/// changed in a way its database lists) and the mirror's copy of the database does not
+/// already list the source as `entry` says (`(id, name)` when live, `None` when trashed):
+/// a `database.*` event's fetch usually got there first.
 async fn refresh_container(
     ctx: &Ctx,
     database_id: &str,
     force: bool,
+    source_id: &str,
+    entry: Option<(String, String)>,
 ) -> Result<Report, FetchError> {
     let db_id = database_id.to_string();
-    let known = ctx
+    let known: Option<Value> = ctx
         .store
         .read(move |c| read::raw_of(c, "databases", &db_id))
         .await?
-        .is_some();
-    if known && !force {
-        return Ok(Report::default());
+        .and_then(|r| serde_json::from_str(&r).ok());
+    if let Some(db) = &known {
+        let listed = db
+            .get("data_sources")
+            .and_then(Value::as_array)
+            .and_then(|list| {
+                list.iter().find(|d| {
+                    d.get("id")
+                        .and_then(Value::as_str)
+                        .and_then(ids::normalize)
+                        .as_deref()
+                        == Some(source_id)
+                })
+            })
+            .map(|d| {
+                let name = d.get("name").and_then(Value::as_str).unwrap_or("");
+                (source_id.to_string(), name.to_string())
+            });
+        if !force || listed == entry {
+            return Ok(Report::default());
+        }
     }
     match ctx.client.retrieve_database(database_id).await {
         Ok(db) => {

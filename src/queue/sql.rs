@@ -275,11 +275,16 @@ pub fn complete(
                 conn.prepare_cached("DELETE FROM queue WHERE kind = ?1 AND id = ?2")?
                     .execute(params![item.kind.as_str(), item.id])?;
             }
-            conn.prepare_cached(
-                "UPDATE webhook_events SET status = 'done', error = NULL
+            let mut settled = conn
+                .prepare_cached(
+                    "UPDATE webhook_events SET status = 'done', error = NULL
                  WHERE entity_id = ?1 AND status IN ('queued', 'failed') AND received_at <= ?2",
-            )?
-            .execute(params![item.id, claimed_iso])?
+                )?
+                .execute(params![item.id, claimed_iso])?;
+            if item.kind == Kind::Page {
+                settled += settle_row_events(conn, &item.id, &claimed_iso)?;
+            }
+            settled
         }
         Outcome::RetryAt { at, error } => {
             let (reasons, blocks) = merged_with_next(&row);
@@ -322,6 +327,24 @@ pub fn complete(
         }
     };
     Ok(settled)
+}
+
+/// `data_source.content_updated` events are worked on as the rows they name: one is done
+/// when this row is done and none of the others it names is still queued.
+fn settle_row_events(conn: &Connection, row: &str, claimed_iso: &str) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE webhook_events SET status = 'done', error = NULL
+             WHERE status IN ('queued', 'failed') AND received_at <= ?2
+               AND type = 'data_source.content_updated'
+               AND EXISTS (SELECT 1 FROM json_each(raw, '$.data.updated_blocks') j
+                           WHERE lower(json_extract(j.value, '$.id')) = ?1)
+               AND NOT EXISTS (SELECT 1 FROM json_each(raw, '$.data.updated_blocks') j
+                               JOIN queue q ON q.kind = 'page'
+                                 AND q.id = lower(json_extract(j.value, '$.id'))
+                               WHERE q.id != ?1 AND q.state != 'failed')",
+        )?
+        .execute(params![row, claimed_iso])?)
 }
 
 fn merged_with_next(row: &Row) -> (u32, BTreeSet<String>) {

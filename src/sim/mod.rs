@@ -80,7 +80,9 @@
 
 pub mod api;
 pub mod cli;
+
 mod control;
+pub mod edit_floor;
 pub mod error;
 pub mod events;
 pub mod expect;
@@ -326,6 +328,15 @@ impl Sim {
     }
 
     fn mutate_as(&self, m: &Mutation, author: &str) -> Result<MutationOutcome, SimError> {
+        self.mutate_logged(m, author).map(|(outcome, _)| outcome)
+    }
+
+    /// Applies `m` and returns what it created and the raw events it emitted.
+    fn mutate_logged(
+        &self,
+        m: &Mutation,
+        author: &str,
+    ) -> Result<(MutationOutcome, Vec<events::RawEvent>), SimError> {
         let lag = self.knobs().search_lag;
         let applied = {
             let mut ws = lock(&self.inner.ws);
@@ -341,11 +352,11 @@ impl Sim {
             log.drain(..excess);
         }
         if let Some(w) = self.webhooks() {
-            for e in applied.events {
-                w.emit(e);
+            for e in &applied.events {
+                w.emit(e.clone());
             }
         }
-        Ok(applied.outcome)
+        Ok((applied.outcome, applied.events))
     }
 
     /// The raw events emitted by mutations so far (the last 10,000), oldest first — what
@@ -357,6 +368,37 @@ impl Sim {
     /// Empties [`Sim::event_log`].
     pub fn clear_event_log(&self) {
         lock(&self.inner.events).clear();
+    }
+
+    /// Applies one random valid mutation of `kind` (see [`random::KINDS`]) authored by a
+    /// random person; returns it with what it created and its floor (the fewest requests
+    /// a mirror needs to show it, [`edit_floor`]). None when `kind` has no valid target.
+    pub fn mutate_kind(
+        &self,
+        rng: &mut SimRng,
+        kind: &str,
+    ) -> Option<(Mutation, MutationOutcome, edit_floor::EndpointCounts)> {
+        for _ in 0..8 {
+            let picked = {
+                let ws = lock(&self.inner.ws);
+                let persons: Vec<String> = ws
+                    .users
+                    .iter()
+                    .filter(|u| matches!(u.kind, model::UserKind::Person { .. }))
+                    .map(|u| u.id.clone())
+                    .collect();
+                let author = rng.pick(&persons).cloned().unwrap_or_default();
+                random::pick_kind(&ws, rng, kind).map(|m| (m, author))
+            };
+            let Some((m, author)) = picked else {
+                continue;
+            };
+            if let Ok((outcome, events)) = self.mutate_logged(&m, &author) {
+                let floor = edit_floor::edit_floor(&lock(&self.inner.ws), &events);
+                return Some((m, outcome, floor));
+            }
+        }
+        None
     }
 
     /// Applies `count` random valid mutations (seeded) and returns them.

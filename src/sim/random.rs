@@ -164,8 +164,43 @@ pub(crate) fn pick(ws: &Workspace, rng: &mut SimRng, mix: &MutationMix) -> Optio
         kinds.extend(["revoke", "unrevoke"]);
     }
     let kind = *rng.pick(&kinds)?;
+    of_kind(&v, rng, kind)
+}
+
+/// The kinds [`pick_kind`] knows, for weighted workloads (the load benchmark).
+pub const KINDS: &[&str] = &[
+    "props",
+    "rename",
+    "edit",
+    "append",
+    "delete_block",
+    "lock",
+    "comment",
+    "comment_change",
+    "comment_edit",
+    "comment_delete",
+    "create",
+    "move",
+    "trash",
+    "restore",
+    "schema",
+    "add_property",
+    "rename_property",
+    "db",
+    "create_database",
+    "revoke",
+    "unrevoke",
+];
+
+/// One valid random mutation of `kind` (one of [`KINDS`]); None when it has no target.
+pub fn pick_kind(ws: &Workspace, rng: &mut SimRng, kind: &str) -> Option<Mutation> {
+    of_kind(&View { ws }, rng, kind)
+}
+
+fn of_kind(v: &View, rng: &mut SimRng, kind: &str) -> Option<Mutation> {
+    let ws = v.ws;
     match kind {
-        "props" => update_props(&v, rng),
+        "props" => update_props(v, rng),
         "rename" => {
             let page_id = v.page(rng, |p| v.live(p) && v.free(&p.id))?;
             Some(Mutation::RenamePage {
@@ -201,7 +236,24 @@ pub(crate) fn pick(ws: &Workspace, rng: &mut SimRng, mix: &MutationMix) -> Optio
                 Mutation::LockPage { page_id }
             })
         }
-        "comment" => add_comment(&v, rng),
+        "comment" => add_comment(v, rng),
+        "comment_edit" => Some(Mutation::EditComment {
+            comment_id: v.open_comment(rng)?,
+            text: format!("Edited comment {}", rng.hex(4)),
+        }),
+        "comment_delete" => Some(Mutation::DeleteComment {
+            comment_id: v.open_comment(rng)?,
+        }),
+        "add_property" => add_property(v, rng),
+        "rename_property" => {
+            let (ds, fields) = random_fields(v, rng)?;
+            Some(Mutation::RenameProperty {
+                data_source_id: ds,
+                name: rng.pick(&fields)?.clone(),
+                new_name: format!("{FIELD}{}", rng.hex(4)),
+            })
+        }
+        "create_database" => create_database(v, rng),
         "comment_change" => {
             let comment_id = v.open_comment(rng)?;
             Some(match rng.index(3) {
@@ -213,7 +265,7 @@ pub(crate) fn pick(ws: &Workspace, rng: &mut SimRng, mix: &MutationMix) -> Optio
                 _ => Mutation::ResolveComment { comment_id },
             })
         }
-        "create" => create(&v, rng),
+        "create" => create(v, rng),
         "move" => {
             let page_id = v.standalone(rng, true)?;
             let new_parent = match v.standalone(rng, false) {
@@ -233,16 +285,17 @@ pub(crate) fn pick(ws: &Workspace, rng: &mut SimRng, mix: &MutationMix) -> Optio
             let page_id = v.page(rng, |p| p.in_trash && v.free(&p.id))?;
             Some(Mutation::RestorePage { page_id })
         }
-        "schema" => schema(&v, rng),
-        "db" => database(&v, rng),
+        "schema" => schema(v, rng),
+        "db" => database(v, rng),
         "revoke" => {
             let page_id = v.standalone(rng, true)?;
             Some(Mutation::RevokeAccess { page_id })
         }
-        _ => {
+        "unrevoke" => {
             let page_id = v.page(rng, |p| p.revoked)?;
             Some(Mutation::RestoreAccess { page_id })
         }
+        _ => None,
     }
 }
 
@@ -377,21 +430,60 @@ fn schema(v: &View, rng: &mut SimRng) -> Option<Mutation> {
     }
 }
 
+/// A live data source with random (`Field …`) properties, and those properties.
+fn random_fields(v: &View, rng: &mut SimRng) -> Option<(String, Vec<String>)> {
+    let sources = v.live_sources();
+    for _ in 0..TRIES {
+        let ds = rng.pick(&sources)?.clone();
+        let fields: Vec<String> =
+            v.ws.data_sources
+                .get(&ds)?
+                .properties
+                .iter()
+                .filter(|p| p.name.starts_with(FIELD))
+                .map(|p| p.name.clone())
+                .collect();
+        if !fields.is_empty() {
+            return Some((ds, fields));
+        }
+    }
+    None
+}
+
+fn add_property(v: &View, rng: &mut SimRng) -> Option<Mutation> {
+    let sources = v.live_sources();
+    let ds = rng.pick(&sources)?.clone();
+    let kinds = [
+        PropertyKind::RichText,
+        PropertyKind::Number,
+        PropertyKind::Checkbox,
+        PropertyKind::Select,
+        PropertyKind::Date,
+    ];
+    Some(Mutation::AddProperty {
+        data_source_id: ds,
+        name: format!("{FIELD}{}", rng.hex(4)),
+        kind: *rng.pick(&kinds)?,
+    })
+}
+
+fn create_database(v: &View, rng: &mut SimRng) -> Option<Mutation> {
+    let parent_page_id = v.standalone(rng, false)?;
+    let n = rng.range(1, 2);
+    let data_source_titles = (0..n)
+        .map(|i| format!("Source {i} {}", rng.hex(3)))
+        .collect();
+    Some(Mutation::CreateDatabase {
+        parent_page_id,
+        title: format!("Database {}", rng.hex(4)),
+        data_source_titles,
+    })
+}
+
 fn database(v: &View, rng: &mut SimRng) -> Option<Mutation> {
     let ws = v.ws;
     match rng.index(4) {
-        0 => {
-            let parent_page_id = v.standalone(rng, false)?;
-            let n = rng.range(1, 2);
-            let data_source_titles = (0..n)
-                .map(|i| format!("Source {i} {}", rng.hex(3)))
-                .collect();
-            Some(Mutation::CreateDatabase {
-                parent_page_id,
-                title: format!("Database {}", rng.hex(4)),
-                data_source_titles,
-            })
-        }
+        0 => create_database(v, rng),
         1 => {
             let free: Vec<String> = ws
                 .databases

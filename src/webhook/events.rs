@@ -91,10 +91,19 @@ pub fn signals(event: &Value, due_at: i64) -> Vec<Signal> {
             one(Kind::DataSource, reason::SCHEMA | reason::ROWS_ALL)
         }
         ("data_source.schema_updated", "data_source") => one(Kind::DataSource, reason::SCHEMA),
-        // Rows came or went: the rows' own events carry them; one query catches a row
-        // whose event was lost. The source's new `last_edited_time` comes with the next
-        // sweep's search for free.
-        ("data_source.content_updated", "data_source") => one(Kind::DataSource, reason::ROWS_SINCE),
+        // Rows came or went: the rows it names are refetched — the same queue rows as
+        // their own `page.*` events, so together they cost nothing more, and a row whose
+        // own event was lost is still caught. Naming none: one query for recent rows. The
+        // source's new `last_edited_time` comes with the next sweep's search, for free.
+        ("data_source.content_updated", "data_source") => {
+            let rows = named_blocks(data, None);
+            if rows.is_empty() {
+                return one(Kind::DataSource, reason::ROWS_SINCE);
+            }
+            rows.into_iter()
+                .map(|row| stamp(Signal::new(Kind::Page, row, reason::PROPERTIES, due_at)))
+                .collect()
+        }
         ("data_source.moved", "data_source") | ("data_source.deleted", "data_source") => {
             one(Kind::DataSource, reason::SCHEMA | reason::TRASH)
         }
@@ -115,19 +124,23 @@ pub fn page_hint(event_data: &Value) -> Option<String> {
         .and_then(ids::normalize)
 }
 
-/// `page.content_updated`: the touched blocks only; a title edit or an unknown change
-/// when the event names no block but the page.
-fn content_signal(page_id: &str, data: &Value, due_at: i64) -> Signal {
-    let blocks: Vec<String> = data
-        .get("updated_blocks")
+/// The ids `data.updated_blocks` names (normalized), leaving out `except`.
+fn named_blocks(data: &Value, except: Option<&str>) -> Vec<String> {
+    data.get("updated_blocks")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter_map(|b| b.get("id").and_then(Value::as_str).and_then(ids::normalize))
-                .filter(|b| b != page_id)
+                .filter(|b| Some(b.as_str()) != except)
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// `page.content_updated`: the touched blocks only; a title edit or an unknown change
+/// when the event names no block but the page.
+fn content_signal(page_id: &str, data: &Value, due_at: i64) -> Signal {
+    let blocks = named_blocks(data, Some(page_id));
     if blocks.is_empty() {
         return Signal::new(Kind::Page, page_id, reason::TITLE_OR_CONTENT, due_at);
     }
