@@ -16,7 +16,11 @@ pub(crate) const GROUPS: &[&str] = &[
     "latency",
     "memory",
     "ingest",
+    "hostile",
 ];
+
+/// Groups that bring their own workspace and simulator (no cold-synced mirror needed).
+pub(crate) const OWN_WORKSPACE: &[&str] = &["wall", "hostile"];
 
 #[derive(Debug, Clone)]
 pub(crate) struct Args {

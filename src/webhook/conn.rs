@@ -202,6 +202,22 @@ impl Registry {
         self.state.lock().map(|s| s.connections.len()).unwrap_or(0)
     }
 
+    /// Waits while the connections being closed fill the headroom above the cap: new
+    /// connections then wait in the kernel's accept queue instead of being refused.
+    pub async fn room(&self) {
+        for _ in 0..100 {
+            let full = self
+                .state
+                .lock()
+                .map(|s| s.connections.len() >= self.cap_with_headroom())
+                .unwrap_or(false);
+            if !full {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     /// Admits a new connection, closing the oldest idle or still-reading one when at the
     /// cap; `None` when every connection is being answered (refuse the newcomer).
     pub fn admit(self: &Arc<Self>) -> Option<Admitted> {

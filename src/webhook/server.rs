@@ -76,6 +76,7 @@ pub async fn serve(
     );
     let mut accept_errors = RateLimitedLog::default();
     loop {
+        registry.room().await;
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.cancelled() => break,
