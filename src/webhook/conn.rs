@@ -41,10 +41,13 @@ const IDLE: u8 = 2;
 const GRACE: Duration = Duration::from_secs(1);
 /// Connections being closed (evicted, not yet gone) allowed on top of the cap.
 const CLOSING_HEADROOM: usize = 64;
-/// A flood is over when fewer connections than this remain open...
-const QUIET_BELOW: usize = 8;
-/// ...after at least this many were admitted: then freed memory goes back to the system.
+/// After at least this many connections were admitted, freed memory goes back to the
+/// system (glibc keeps it otherwise: see `limits::release_memory`)...
 const FLOOD: u64 = 256;
+/// ...once fewer than this many remain open (the flood is over)...
+const QUIET_BELOW: usize = 8;
+/// ...or, while one goes on, at most this often.
+const TRIM_EVERY: Duration = Duration::from_secs(30);
 
 /// Why a connection was closed by us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,8 +179,9 @@ struct Open {
     connections: BTreeMap<u64, Arc<Tracker>>,
     /// Evicted, not yet closed.
     closing: usize,
-    /// Admitted since memory was last handed back.
+    /// Admitted since memory was last handed back, and when that was.
     since_trim: u64,
+    trimmed_at: Option<Instant>,
 }
 
 /// An admitted connection; dropping it takes the connection off the registry.
@@ -258,8 +262,11 @@ impl Registry {
                 state.closing = state.closing.saturating_sub(1);
             }
         }
-        if state.connections.len() < QUIET_BELOW && state.since_trim >= FLOOD {
+        let quiet = state.connections.len() < QUIET_BELOW;
+        let due = state.trimmed_at.is_none_or(|t| t.elapsed() >= TRIM_EVERY);
+        if state.since_trim >= FLOOD && (quiet || due) {
             state.since_trim = 0;
+            state.trimmed_at = Some(Instant::now());
             tokio::task::spawn_blocking(limits::release_memory);
         }
     }
