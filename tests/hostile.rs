@@ -659,7 +659,7 @@ async fn a_second_unsigned_verification_token_does_not_replace_the_first_pending
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oversized_expect_continue_gets_413_and_http2_prior_knowledge_gets_goaway() {
+async fn oversized_requests_get_413_or_431_and_http2_prior_knowledge_gets_goaway() {
     let sim = common::sim(GenConfig::small(188), Knobs::unlimited()).await;
     let dir = tempfile::tempdir().unwrap();
     let (_config, daemon) = daemon(&sim, dir.path(), short_deadlines()).await;
@@ -676,6 +676,17 @@ async fn oversized_expect_continue_gets_413_and_http2_prior_knowledge_gets_goawa
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(!answer.contains("100 Continue"), "{answer}");
+
+    // Headers beyond the 16 KiB read buffer.
+    let mut s = TcpStream::connect(daemon.addr).await.unwrap();
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    let _ = s.write_all(big.as_bytes()).await;
+    let answer = read_until_closed(&mut s, limit).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 
     let mut s = TcpStream::connect(daemon.addr).await.unwrap();
     s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
