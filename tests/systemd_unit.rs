@@ -397,7 +397,10 @@ fn unit_has_the_directives_the_daemon_relies_on() {
         .next()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("LimitNOFILE={nofile} is not a number"));
-    assert!(soft >= 2048, "LimitNOFILE={nofile} leaves too few descriptors");
+    assert!(
+        soft >= 2048,
+        "LimitNOFILE={nofile} leaves too few descriptors"
+    );
     // The token only ever arrives as a credential: never in the unit's environment.
     for env in values(&d, "Service", "Environment") {
         assert!(
