@@ -114,7 +114,7 @@ async fn slowloris_rounds(
         "hostile",
         "slowloris_idle_rss_mib",
         "idle RSS after 10 × 2,000 slowloris",
-        format!("{after_mib:.1} MiB (before {before_mib:.1} MiB, +{growth:.1})"),
+        format!("{after_mib:.1} MiB (before {before_mib:.1} MiB, {growth:+.1})"),
         after_mib,
         "≤ before + 8 MiB".into(),
         growth <= 8.0,
