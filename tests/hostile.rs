@@ -428,6 +428,7 @@ async fn the_pid_file_is_private_and_locked_under_a_permissive_umask() {
         .env("NOTION_TOKEN", sim.token())
         .env("NOTION_API_URL", sim.base_url())
         .env("NOTION_MIRROR_DB", state.join("mirror.db"))
+        .env("NOTION_MIRROR_RATE", "500")
         .env("NOTION_MIRROR_LISTEN", free_port());
     // SAFETY: only umask (a plain system call) runs between fork and exec.
     unsafe {
@@ -459,6 +460,9 @@ async fn the_pid_file_is_private_and_locked_under_a_permissive_umask() {
     let (code, output) = run_to_exit(&mut cmd, Duration::from_secs(30));
     assert_eq!(code, Some(1), "{output}");
     assert!(output.contains("already runs on this mirror"), "{output}");
+    // Stopped once idle, so the graceful stop is quick.
+    let config = common::config(&sim, &state);
+    common::wait_sweeps(&config, "full", 1).await;
     let _ = Command::new("kill")
         .args(["-TERM", &first.id().to_string()])
         .status();
