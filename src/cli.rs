@@ -181,6 +181,13 @@ pub struct StatusArgs {
     /// subscription)
     #[arg(long)]
     pub accept_pending_token: bool,
+    /// Print the pending verification token (to check it in Notion's Verify dialog before
+    /// accepting it)
+    #[arg(long, conflicts_with_all = ["show_token", "accept_pending_token"])]
+    pub show_pending_token: bool,
+    /// Discard the pending verification token (the next one that arrives is kept instead)
+    #[arg(long, conflicts_with = "accept_pending_token")]
+    pub clear_pending_token: bool,
 }
 
 impl CommonArgs {

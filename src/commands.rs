@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{DbArgs, StatusArgs, SyncArgs};
 use crate::config::Config;
+use crate::pidfile::{self, Daemon};
 use crate::sync::{self, SyncEnd};
 use crate::{queue, status};
 
@@ -81,11 +82,28 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let path = db_path(&args.db)?;
     if args.accept_pending_token {
         let conn = crate::mirror::open::open_read_write(&path)?;
-        if crate::webhook::ingest::accept_pending(&conn)? {
+        if crate::webhook::tokens::accept_pending(&conn)? {
             println!("the pending verification token is now active (the daemon picks it up with the next signed event)");
         } else {
             println!("no pending verification token");
         }
+    }
+    if args.clear_pending_token {
+        let conn = crate::mirror::open::open_read_write(&path)?;
+        if crate::webhook::tokens::clear_pending(&conn)? {
+            println!(
+                "the pending verification token is discarded; the next one that arrives is kept"
+            );
+        } else {
+            println!("no pending verification token");
+        }
+    }
+    if args.show_pending_token {
+        match status::pending_token(&path)? {
+            Some(token) => println!("{token}"),
+            None => anyhow::bail!("no pending verification token"),
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     if args.show_token {
         match status::stored_token(&path)? {
@@ -125,18 +143,13 @@ pub fn retry(args: &DbArgs) -> anyhow::Result<ExitCode> {
 pub fn resync(args: &DbArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.overrides())?;
     let pid_path = config.pid_path();
-    if let Some(pid) = live_pid(&pid_path) {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGHUP,
-        )
-        .with_context(|| format!("cannot signal pid {pid}"))?;
-        println!(
-            "sent SIGHUP to notion-mirror (pid {pid}, from {}): a full resync starts now",
-            pid_path.display()
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
+    let not_running = match pidfile::running(&pid_path) {
+        Daemon::Invalid(why) => anyhow::bail!("{why}"),
+        Daemon::NotRunning(why) => why,
+        Daemon::Running(pid) => {
+            return signal_daemon(pid, &pid_path);
+        }
+    };
     if systemd_unit_active() {
         let status = std::process::Command::new("systemctl")
             .args(["reload", "notion-mirror.service"])
@@ -149,16 +162,23 @@ pub fn resync(args: &DbArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("`systemctl reload notion-mirror.service` failed ({status})");
     }
     anyhow::bail!(
-        "no running notion-mirror daemon found: no live pid in {} (is `notion-mirror run` using the same --db / NOTION_MIRROR_DB?) and the notion-mirror systemd unit is not active",
-        pid_path.display()
+        "no running notion-mirror daemon found: {not_running} (is `notion-mirror run` using the same --db / NOTION_MIRROR_DB?) and the notion-mirror systemd unit is not active"
     )
 }
 
-fn live_pid(path: &Path) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(path).ok()?.trim().parse().ok()?;
-    // Signal 0 checks that the process exists and may be signalled.
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).ok()?;
-    Some(pid)
+/// SIGHUP to a pid that `pidfile::running` vouched for (above 1, a live notion-mirror
+/// holding the pid file).
+fn signal_daemon(pid: i32, pid_path: &Path) -> anyhow::Result<ExitCode> {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .with_context(|| format!("cannot signal pid {pid}"))?;
+    println!(
+        "sent SIGHUP to notion-mirror (pid {pid}, from {}): a full resync starts now",
+        pid_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn systemd_unit_active() -> bool {

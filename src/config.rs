@@ -92,6 +92,31 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Finished webhook events are kept this long (`webhooks.retention_days`).
     pub event_retention: Duration,
+    /// What the HTTP server allows one client (`[http]` in the config file).
+    pub http: HttpLimits,
+}
+
+/// The HTTP server's limits against slow or hostile clients (see docs/threat-model.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Open connections at most (lowered to half the descriptor limit at start-up); over
+    /// it the oldest connection not being answered is closed to make room.
+    pub max_connections: usize,
+    /// A request (headers and body) must arrive completely within this long of its first
+    /// byte (of the connection being accepted, for the first request).
+    pub request_deadline: Duration,
+    /// A keep-alive connection without a new request is closed after this long.
+    pub idle_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_connections: 512,
+            request_deadline: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(15),
+        }
+    }
 }
 
 /// Configuration problems, each one line a user can act on.
@@ -145,6 +170,16 @@ pub struct FileConfig {
     pub schedule: FileSchedule,
     #[serde(default)]
     pub comments: FileComments,
+    #[serde(default)]
+    pub http: FileHttp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHttp {
+    pub max_connections: Option<usize>,
+    pub request_deadline_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -284,6 +319,7 @@ impl Config {
             event_retention: Duration::from_secs(
                 file.webhooks.retention_days.unwrap_or(30) * 86_400,
             ),
+            http: http_limits(&file.http),
         };
         config.validate()?;
         Ok(config)
@@ -327,6 +363,12 @@ impl Config {
                 ),
             ));
         }
+        if self.http.max_connections == 0 || self.http.request_deadline.is_zero() {
+            return Err(invalid(
+                "[http] limits",
+                "max_connections and request_deadline_secs must be at least 1".into(),
+            ));
+        }
         validate_cron(
             "incremental schedule (NOTION_MIRROR_INCREMENTAL)",
             &self.incremental_cron,
@@ -351,6 +393,16 @@ impl Config {
     pub fn pid_path(&self) -> PathBuf {
         let dir = self.db_path.parent().unwrap_or_else(|| Path::new("."));
         dir.join("notion-mirror.pid")
+    }
+}
+
+fn http_limits(file: &FileHttp) -> HttpLimits {
+    let default = HttpLimits::default();
+    let secs = |v: Option<u64>, d: Duration| v.map(Duration::from_secs).unwrap_or(d);
+    HttpLimits {
+        max_connections: file.max_connections.unwrap_or(default.max_connections),
+        request_deadline: secs(file.request_deadline_secs, default.request_deadline),
+        idle_timeout: secs(file.idle_timeout_secs, default.idle_timeout),
     }
 }
 

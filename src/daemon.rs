@@ -22,8 +22,10 @@ use crate::fetch::{Ctx, FetchOptions};
 use crate::metrics::Metrics;
 use crate::mirror::{read, Store};
 use crate::notion::{Client, ClientConfig, NotionError};
+use crate::pidfile::PidFile;
 use crate::reconcile::{self, Settler, SweepKind, SweepOptions, Triggers};
 use crate::webhook::ingest::Tokens;
+use crate::webhook::limits;
 use crate::webhook::server::{self, Ingress};
 use crate::{queue, worker};
 
@@ -100,6 +102,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
         wake: ctx.wake.clone(),
         webhooks_enabled: config.webhooks_enabled,
         worker_alive: worker_alive.clone(),
+        limits: limits::effective(config.http, limits::fd_soft_limit()),
     });
     let grace = Duration::from_secs(2).min(config.shutdown_timeout.max(Duration::from_millis(500)));
     tasks.push((
@@ -256,9 +259,10 @@ impl Daemon {
 
 /// `notion-mirror run`: the daemon with signals, pid file and systemd notification.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let pid_path = config.pid_path();
+    // Taken before the mirror is opened: a second daemon on the same mirror stops here.
+    let pid_path = take_pid_file(&config.pid_path())?;
+    limits::raise_fd_limit();
     let daemon = start(&config).await?;
-    write_pid(&pid_path);
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = spawn_watchdog(&daemon);
 
@@ -302,8 +306,9 @@ fn spawn_watchdog(daemon: &Daemon) -> Option<JoinHandle<()>> {
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    // Only a live writer earns the ping: a wedged store gets us restarted.
-                    if store.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await.is_ok() {
+                    // Only a writer whose commits reach the disk earns the ping: a wedged
+                    // or failing store gets us restarted.
+                    if crate::webhook::handlers::commits_work(&store).await {
                         let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
                     }
                 }
@@ -313,12 +318,21 @@ fn spawn_watchdog(daemon: &Daemon) -> Option<JoinHandle<()>> {
     }))
 }
 
-fn write_pid(path: &std::path::Path) {
-    if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
-        tracing::warn!(path = %path.display(), error = %e, "cannot write the pid file (`notion-mirror resync` will not find this daemon)");
+/// The pid file (see `pidfile.rs`): a refusal (symlink, another daemon) stops `run`; an
+/// unwritable directory only costs `resync` its way to this daemon.
+fn take_pid_file(path: &std::path::Path) -> anyhow::Result<Option<PidFile>> {
+    match PidFile::acquire(path) {
+        Ok(pid_file) => Ok(Some(pid_file)),
+        Err(e) if e.is_refusal() => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "no pid file (`notion-mirror resync` will not find this daemon)");
+            Ok(None)
+        }
     }
 }
 
-fn remove_pid(path: &std::path::Path) {
-    let _ = std::fs::remove_file(path);
+fn remove_pid(pid_file: &Option<PidFile>) {
+    if let Some(pid_file) = pid_file {
+        pid_file.remove();
+    }
 }

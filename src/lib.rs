@@ -26,6 +26,7 @@ pub mod logging;
 pub mod metrics;
 pub mod mirror;
 pub mod notion;
+pub mod pidfile;
 pub mod queue;
 pub mod reconcile;
 pub mod sim;

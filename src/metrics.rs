@@ -10,8 +10,10 @@ use std::sync::Mutex;
 
 /// Every metric family the daemon exports: (name, type, help).
 pub const FAMILIES: &[(&str, &str, &str)] = &[
-    ("notion_mirror_webhook_events_total", "counter", "Webhook events received, by type and outcome (queued, duplicate, ignored)."),
-    ("notion_mirror_webhook_rejected_total", "counter", "Webhook requests rejected, by reason (signature, no_token, malformed, too_large, method, path)."),
+    ("notion_mirror_webhook_events_total", "counter", "Webhook events received, by type (types Notion does not document count as `other`) and outcome (queued, duplicate, ignored)."),
+    ("notion_mirror_webhook_rejected_total", "counter", "Webhook requests rejected, by reason (signature, no_token, malformed, too_large, timeout, method, path)."),
+    ("notion_mirror_http_connections", "gauge", "HTTP connections open now (capped at half the descriptor limit)."),
+    ("notion_mirror_http_connections_closed_total", "counter", "HTTP connections closed by the server, by reason (deadline: request incomplete in time; idle: keep-alive timeout; evicted: made room at the cap; refused: at the cap with every connection busy)."),
     ("notion_mirror_webhook_ingest_seconds", "histogram", "Time to verify, store durably and answer a webhook delivery."),
     ("notion_mirror_queue_depth", "gauge", "Work items waiting or running in the durable queue."),
     ("notion_mirror_queue_oldest_due_age_seconds", "gauge", "How long the oldest due work item has been waiting."),
@@ -24,6 +26,7 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     ("notion_mirror_sweeps_total", "counter", "Reconciliation sweeps, by kind and outcome."),
     ("notion_mirror_last_reconcile_timestamp_seconds", "gauge", "Unix time of the last successful sweep, by kind."),
     ("notion_mirror_mirror_commits_total", "counter", "Mirror transactions committed by the writer (group commits)."),
+    ("notion_mirror_mirror_failed_commits_total", "counter", "Mirror group commits that failed to commit or to reach the disk (/healthz fails while the last one did)."),
 ];
 
 /// Histogram bucket upper bounds, in seconds.

@@ -13,7 +13,9 @@ use serde::Serialize;
 
 use crate::mirror::{open, write, StoreError, USER_TABLES};
 use crate::queue;
-use crate::webhook::ingest::{ACTIVE_TOKEN_KEY, PENDING_TOKEN_KEY};
+use crate::webhook::events::{printable, type_label};
+use crate::webhook::ingest::ACTIVE_TOKEN_KEY;
+use crate::webhook::tokens::{self, Arrival, Ignored};
 
 #[derive(Debug, Serialize)]
 pub struct Run {
@@ -46,11 +48,21 @@ pub struct QueueStatus {
 pub struct Webhooks {
     pub last_received_at: Option<String>,
     pub last_type: Option<String>,
-    /// Events received in the last hour, by type.
+    /// Events received in the last hour, by type (types Notion does not document are
+    /// counted together as `other`).
     pub last_hour: BTreeMap<String, i64>,
     pub verification_token_stored: bool,
     pub pending_token: bool,
+    /// The first characters of the pending token (to tell tokens apart, not to use one).
+    pub pending_token_prefix: Option<String>,
+    /// When and from where the pending token arrived.
+    pub pending_token_from: Option<Arrival>,
+    /// Different tokens that arrived while one was pending (not kept).
+    pub pending_tokens_ignored: Option<Ignored>,
 }
+
+/// Characters of a pending token `status` shows (`secret_` and five more).
+const TOKEN_PREFIX: usize = 12;
 
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -144,15 +156,28 @@ fn webhooks(conn: &Connection) -> Result<Webhooks, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT type, count(*) FROM webhook_events WHERE received_at >= ?1 GROUP BY type ORDER BY type",
     )?;
-    let last_hour = stmt
-        .query_map(params![hour_ago], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<BTreeMap<String, i64>, _>>()?;
+    let mut last_hour = BTreeMap::new();
+    let rows = stmt.query_map(params![hour_ago], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (event_type, n) = row?;
+        *last_hour
+            .entry(type_label(&event_type).to_string())
+            .or_insert(0) += n;
+    }
+    let pending = tokens::pending(conn)?;
     Ok(Webhooks {
         last_received_at: last.as_ref().map(|l| l.0.clone()),
         last_type: last.map(|l| l.1),
         last_hour,
         verification_token_stored: write::get_setting(conn, ACTIVE_TOKEN_KEY)?.is_some(),
-        pending_token: write::get_setting(conn, PENDING_TOKEN_KEY)?.is_some(),
+        pending_token: pending.is_some(),
+        pending_token_prefix: pending
+            .as_ref()
+            .map(|(t, _)| t.chars().take(TOKEN_PREFIX).collect()),
+        pending_token_from: pending.and_then(|(_, from)| from),
+        pending_tokens_ignored: tokens::ignored(conn)?,
     })
 }
 
@@ -160,6 +185,12 @@ fn webhooks(conn: &Connection) -> Result<Webhooks, StoreError> {
 pub fn stored_token(path: &Path) -> Result<Option<String>, StoreError> {
     let conn = open::open_read_only(path)?;
     write::get_setting(&conn, ACTIVE_TOKEN_KEY)
+}
+
+/// The pending verification token (for `--show-pending-token`).
+pub fn pending_token(path: &Path) -> Result<Option<String>, StoreError> {
+    let conn = open::open_read_only(path)?;
+    Ok(tokens::pending(&conn)?.map(|(token, _)| token))
 }
 
 /// The human rendering.
@@ -221,7 +252,7 @@ pub fn render(s: &Status) -> String {
     let w = &s.webhooks;
     match (&w.last_received_at, &w.last_type) {
         (Some(at), Some(t)) => {
-            let _ = writeln!(out, "webhooks    last {t} at {at}");
+            let _ = writeln!(out, "webhooks    last {} at {at}", printable(t, 80));
         }
         _ => {
             let _ = writeln!(out, "webhooks    none received yet");
@@ -241,11 +272,37 @@ pub fn render(s: &Status) -> String {
         "not received yet"
     };
     let _ = writeln!(out, "verification token {token}");
+    render_pending(&mut out, w);
+    out
+}
+
+/// The pending token: which one, when, from where, and how to check it with Notion.
+fn render_pending(out: &mut String, w: &Webhooks) {
     if w.pending_token {
+        let prefix = printable(w.pending_token_prefix.as_deref().unwrap_or(""), 40);
+        let from = w
+            .pending_token_from
+            .as_ref()
+            .map(|a| format!(" at {} from {}", a.received_at, printable(&a.peer, 120)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  a different token arrived and is PENDING: if you re-created the subscription, accept it with --accept-pending-token"
+            "  a different token ({prefix}…) arrived{from} and is PENDING (anyone can send one).\n  \
+             If you re-created the subscription in Notion, check it is Notion's: print it with\n  \
+             --show-pending-token and paste it into the subscription's Verify dialog in Notion\n  \
+             (integration settings → Webhooks); Notion accepts only the token it sent. If it\n  \
+             does, make it active with --accept-pending-token. If it does not, discard it with\n  \
+             --clear-pending-token, press \"Resend token\" in Notion, and expect a new pending\n  \
+             token received at that moment."
         );
     }
-    out
+    if let Some(ignored) = &w.pending_tokens_ignored {
+        let _ = writeln!(
+            out,
+            "  {} more different token(s) arrived while one was pending and were ignored (last at {} from {})",
+            ignored.count,
+            ignored.last.received_at,
+            printable(&ignored.last.peer, 120)
+        );
+    }
 }

@@ -389,6 +389,18 @@ fn unit_has_the_directives_the_daemon_relies_on() {
             "TimeoutStopSec={stop} cuts the graceful stop short"
         );
     }
+    // Room for the daemon's connection cap (512, half the limit at most) and its own files;
+    // the daemon cannot raise the limit itself under ~@resources.
+    let nofile = service("LimitNOFILE").expect("LimitNOFILE=");
+    let soft: u64 = nofile
+        .split(':')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("LimitNOFILE={nofile} is not a number"));
+    assert!(
+        soft >= 2048,
+        "LimitNOFILE={nofile} leaves too few descriptors"
+    );
     // The token only ever arrives as a credential: never in the unit's environment.
     for env in values(&d, "Service", "Environment") {
         assert!(

@@ -17,7 +17,11 @@ pub(crate) const GROUPS: &[&str] = &[
     "memory",
     "ingest",
     "load",
+    "hostile",
 ];
+
+/// Groups that bring their own workspace and simulator (no cold-synced mirror needed).
+pub(crate) const OWN_WORKSPACE: &[&str] = &["wall", "hostile", "load"];
 
 #[derive(Debug, Clone)]
 pub(crate) struct Args {

@@ -15,17 +15,20 @@
 //! idle incremental sweep (`run` with a one-shot cron); `run` with NOTION_MIRROR_RATE=1000
 //! and the simulator's webhook sender for the edit costs, coalescing, change → mirror and
 //! idle RSS; `run` at its defaults (3 req/s) for the ingest load; last, the rate-limited
-//! cold sync of a small workspace on its own simulator (wall time).
+//! cold sync of a small workspace on its own simulator (wall time); then the hostile-client
+//! phases on their own small workspace (`run` under a 1,024 descriptor limit: connection
+//! floods, held bodies).
 //!
-//! Groups (`--only`): cold, wall, idle, edits, coalescing, latency, memory, ingest, load. The
-//! daemon groups need the cold-synced mirror, so they run the cold sync first (its figures
-//! are then not printed).
+//! Groups (`--only`): cold, wall, idle, edits, coalescing, latency, memory, ingest, hostile,
+//! load. The daemon groups need the cold-synced mirror, so they run the cold sync first (its
+//! figures are then not printed); `wall`, `hostile` and `load` do not.
 //!
 //! Modules, in reading order: `args` (flags), `report` (the `Bench` collector, the table and
 //! the JSON report), `proc` (the binary as a child process, `/proc` readings), `wait`
 //! (bounded waits on the mirror), `http` (signed webhook events, `/metrics`), `cold` (cold
 //! sync and wall time), `daemon_phases` (idle sweep, coalescing, latency, idle RSS, and the
-//! order the daemon phases run in), `edits` (one-edit costs), `ingest` (the load generator).
+//! order the daemon phases run in), `edits` (one-edit costs), `ingest` (the load generator),
+//! `hostile` (connection floods and held bodies under a low descriptor limit).
 //!
 //! Invariant: this file only orders the phases and maps the outcome to the exit status;
 //! every figure is measured in its module and enters the report through `Bench`.
@@ -34,6 +37,7 @@ mod args;
 mod cold;
 mod daemon_phases;
 mod edits;
+mod hostile;
 mod http;
 mod ingest;
 mod load;
@@ -47,7 +51,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::args::{parse_args, GROUPS};
+use crate::args::{parse_args, GROUPS, OWN_WORKSPACE};
 use crate::cold::{cold, wall};
 use crate::daemon_phases::{daemon_phases, idle_sweep};
 use crate::load::load;
@@ -59,11 +63,10 @@ async fn run_all(b: &mut Bench) -> Result<()> {
         .prefix("notion-mirror-bench-")
         .tempdir()?;
     let root = tmp.path().to_path_buf();
-    // Every group but `wall` and `load` (their own small workspaces) works on the cold
-    // sync's mirror.
+    // Every group but those with their own small workspace works on the cold sync's mirror.
     let needs_mirror = GROUPS
         .iter()
-        .any(|g| !matches!(*g, "wall" | "load") && b.wants(g));
+        .any(|g| !OWN_WORKSPACE.contains(g) && b.wants(g));
     if needs_mirror {
         let dir = root.join("cold");
         std::fs::create_dir_all(&dir)?;
@@ -94,6 +97,12 @@ async fn run_all(b: &mut Bench) -> Result<()> {
         eprintln!("[bench] rate-limited cold sync (wall time) …");
         if let Err(e) = wall(b, &root).await {
             b.fail("wall", &e);
+        }
+    }
+    if b.wants("hostile") {
+        eprintln!("[bench] hostile clients (1,024 descriptors) …");
+        if let Err(e) = hostile::hostile(b, &root).await {
+            b.fail("hostile", &e);
         }
     }
     if b.wants("load") {

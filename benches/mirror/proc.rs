@@ -184,11 +184,38 @@ impl Daemon {
         log_name: &str,
         env: &[(&str, String)],
     ) -> Result<Daemon> {
+        Daemon::spawn_limited(sim, dir, addr, log_name, env, None)
+    }
+
+    /// Like [`Daemon::spawn`], with `RLIMIT_NOFILE` (soft and hard) set to `fd_limit` in
+    /// the child before it execs, as a service manager's default limit would be.
+    pub(crate) fn spawn_limited(
+        sim: &Sim,
+        dir: &Path,
+        addr: &str,
+        log_name: &str,
+        env: &[(&str, String)],
+        fd_limit: Option<u64>,
+    ) -> Result<Daemon> {
         let log = dir.join(log_name);
         let mut cmd = mirror_cmd(sim, dir, "run", &log)?;
         cmd.env("NOTION_MIRROR_LISTEN", addr);
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        if let Some(limit) = fd_limit {
+            use std::os::unix::process::CommandExt as _;
+            // SAFETY: between fork and exec only setrlimit (one system call) runs.
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::sys::resource::setrlimit(
+                        nix::sys::resource::Resource::RLIMIT_NOFILE,
+                        limit,
+                        limit,
+                    )
+                    .map_err(std::io::Error::from)
+                });
+            }
         }
         let child = cmd
             .spawn()

@@ -9,6 +9,7 @@ pub mod open;
 pub mod properties;
 pub mod read;
 pub mod store;
+pub mod syncer;
 pub mod text;
 pub mod views;
 pub mod write;

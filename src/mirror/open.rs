@@ -42,7 +42,12 @@ pub fn current_version() -> u32 {
 /// Opens (creating if needed) the mirror read-write and migrates it.
 pub fn open_read_write(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+        // Directories we create are private (0700) whatever the umask; existing ones are
+        // left as the admin made them.
+        use std::os::unix::fs::DirBuilderExt;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true).mode(0o700);
+        builder.create(dir).map_err(|e| StoreError::Io {
             path: dir.display().to_string(),
             what: "cannot create the directory for the mirror",
             source: e,

@@ -13,6 +13,8 @@
 //! then answers the jobs. A commit whose WAL frames are on disk survives power loss (the
 //! WAL is replayed on open), so an answered job is as durable as with `synchronous =
 //! FULL`, while the writer already runs the next batch instead of waiting for the disk.
+//! The syncer (`syncer.rs`) keeps the WAL's descriptor open for the store's lifetime, so
+//! running out of file descriptors (a connection flood) never stops commits.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::syncer::{self, Committed, Health, WalFile};
 use super::StoreError;
 
 /// At most this many jobs share one transaction.
@@ -51,6 +54,7 @@ struct Inner {
     checkpointer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
     path: PathBuf,
     counters: Arc<StoreCounters>,
+    health: Arc<Health>,
 }
 
 /// Group-commit figures, for `/metrics` and benchmarks.
@@ -65,7 +69,7 @@ enum Msg {
     Job(Box<dyn Job>),
 }
 
-trait Job: Send {
+pub(super) trait Job: Send {
     fn run(&mut self, conn: &Connection);
     fn finish(self: Box<Self>, commit: Result<(), String>);
 }
@@ -135,11 +139,22 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         let checkpoint_conn = super::open::open_read_write(path)?;
-        let wal = wal_path(path);
+        // Opened now, while descriptors are plentiful, and kept (see `syncer.rs`).
+        let wal = WalFile::open(path).map_err(|e| StoreError::Io {
+            path: syncer::wal_path(path).display().to_string(),
+            what: "cannot open the mirror's WAL",
+            source: e,
+        })?;
+        let wal = Arc::new(Mutex::new(wal));
         let (sender, receiver) = mpsc::channel::<Msg>();
         let (to_syncer, synced) = mpsc::channel::<Committed>();
         let counters = Arc::new(StoreCounters::default());
-        let thread_counters = counters.clone();
+        let health = Arc::new(Health::default());
+        let writer = Writer {
+            counters: counters.clone(),
+            health: health.clone(),
+            wal: wal.clone(),
+        };
         let spawn_error = |e| StoreError::Io {
             path: path.display().to_string(),
             what: "cannot start a mirror thread",
@@ -147,11 +162,12 @@ impl Store {
         };
         let thread = std::thread::Builder::new()
             .name("mirror-writer".into())
-            .spawn(move || writer_loop(conn, receiver, to_syncer, &thread_counters))
+            .spawn(move || writer_loop(conn, receiver, to_syncer, &writer))
             .map_err(spawn_error)?;
+        let syncer_health = health.clone();
         let syncer = std::thread::Builder::new()
             .name("mirror-sync".into())
-            .spawn(move || syncer_loop(&wal, synced))
+            .spawn(move || syncer::syncer_loop(wal, synced, syncer_health))
             .map_err(spawn_error)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let checkpointer = std::thread::Builder::new()
@@ -166,6 +182,7 @@ impl Store {
                 checkpointer: Mutex::new(Some((stop, checkpointer))),
                 path: path.to_path_buf(),
                 counters,
+                health,
             }),
         })
     }
@@ -178,6 +195,11 @@ impl Store {
     /// Group-commit counters.
     pub fn counters(&self) -> &StoreCounters {
         &self.inner.counters
+    }
+
+    /// Whether commits currently succeed (the last batch committed and reached the disk).
+    pub fn health(&self) -> &Health {
+        &self.inner.health
     }
 
     /// Runs `work` on the writer thread inside a transaction; resolves after the commit.
@@ -242,11 +264,18 @@ impl Store {
     }
 }
 
+/// What the writer thread shares with the rest of the store.
+struct Writer {
+    counters: Arc<StoreCounters>,
+    health: Arc<Health>,
+    wal: Arc<Mutex<WalFile>>,
+}
+
 fn writer_loop(
     conn: Connection,
     receiver: mpsc::Receiver<Msg>,
     syncer: mpsc::Sender<Committed>,
-    counters: &StoreCounters,
+    writer: &Writer,
 ) {
     let mut shrunk = true;
     loop {
@@ -280,10 +309,10 @@ fn writer_loop(
                 }
             }
         }
-        let committed = run_batch(&conn, batch, counters);
+        let committed = run_batch(&conn, batch, &writer.counters);
         if let Err(mpsc::SendError(committed)) = syncer.send(committed) {
-            // No syncer (it cannot start or died): make the commit durable here.
-            committed.finish(sync_wal(&wal_path_of(&conn)));
+            // No syncer (it died): make the commit durable here.
+            committed.finish(syncer::sync(&writer.wal), &writer.health);
         }
     }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
@@ -297,25 +326,6 @@ fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(error = %e, "WAL checkpoint failed");
-        }
-    }
-}
-
-/// A committed (or failed) batch waiting for its WAL to reach the disk.
-struct Committed {
-    jobs: Vec<Box<dyn Job>>,
-    commit: Result<(), String>,
-}
-
-impl Committed {
-    fn finish(self, synced: Result<(), String>) {
-        let outcome = match (&self.commit, synced) {
-            (Ok(()), Ok(())) => Ok(()),
-            (Ok(()), Err(e)) => Err(format!("commit not durable: {e}")),
-            (Err(e), _) => Err(e.clone()),
-        };
-        for job in self.jobs {
-            job.finish(outcome.clone());
         }
     }
 }
@@ -353,45 +363,6 @@ fn run_batch(
     }
 }
 
-/// Answers committed batches once the WAL holding them is on disk; one `fdatasync` covers
-/// every batch that arrived while the previous one ran.
-fn syncer_loop(wal: &Path, batches: mpsc::Receiver<Committed>) {
-    while let Ok(first) = batches.recv() {
-        let mut ready = vec![first];
-        while let Ok(more) = batches.try_recv() {
-            ready.push(more);
-        }
-        let synced = sync_wal(wal);
-        if let Err(e) = &synced {
-            tracing::error!(error = %e, "cannot fsync the mirror's WAL; the batch fails");
-        }
-        for batch in ready {
-            batch.finish(synced.clone());
-        }
-    }
-}
-
-/// `fdatasync` of the WAL file (opened afresh each time, read-only: an fsync through any
-/// descriptor flushes the file, and SQLite may truncate or recreate it).
-fn sync_wal(wal: &Path) -> Result<(), String> {
-    match std::fs::File::open(wal) {
-        Ok(file) => file.sync_data().map_err(|e| e.to_string()),
-        // No WAL yet means no commit has written one: nothing to make durable.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn wal_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push("-wal");
-    PathBuf::from(name)
-}
-
-fn wal_path_of(conn: &Connection) -> PathBuf {
-    wal_path(Path::new(conn.path().unwrap_or("")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,6 +396,33 @@ mod tests {
             store.read(|_| Ok(())).await,
             Err(StoreError::Closed)
         ));
+    }
+
+    #[tokio::test]
+    async fn commits_fail_and_health_says_so_when_the_wal_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
+        let store = Store::open(&db).unwrap();
+        assert!(
+            syncer::wal_path(&db).exists(),
+            "the WAL exists (and is held) from the start"
+        );
+        let insert = |key: &'static str| {
+            move |c: &Connection| {
+                c.execute("INSERT INTO settings (key, value) VALUES (?1, 'x')", [key])?;
+                Ok(())
+            }
+        };
+        store.write(insert("a")).await.unwrap();
+        assert!(!store.health().failing());
+        std::fs::rename(syncer::wal_path(&db), dir.path().join("moved-wal")).unwrap();
+        let err = store.write(insert("b")).await.unwrap_err();
+        assert!(err.to_string().contains("not durable"), "{err}");
+        assert!(store.health().failing());
+        assert_eq!(store.health().failed_commits.load(Ordering::Relaxed), 1);
+        std::fs::rename(dir.path().join("moved-wal"), syncer::wal_path(&db)).unwrap();
+        store.write(insert("c")).await.unwrap();
+        assert!(!store.health().failing(), "a good commit clears the flag");
     }
 
     #[tokio::test]

@@ -8,6 +8,67 @@ use serde_json::Value;
 use crate::ids;
 use crate::queue::{reason, Kind, Signal};
 
+/// Every event type Notion documents (notion-api-facts.md §6.3: developers.notion.com
+/// "Event types & delivery", and the SDK's webhook types): the only values `/metrics` uses
+/// as a `type` label. Anything else counts as `other`, so a signed sender cannot grow the
+/// metrics without bound.
+pub const KNOWN_TYPES: &[&str] = &[
+    "page.created",
+    "page.content_updated",
+    "page.properties_updated",
+    "page.moved",
+    "page.deleted",
+    "page.undeleted",
+    "page.locked",
+    "page.unlocked",
+    "page.transcription_block.transcript_deleted",
+    "database.created",
+    "database.content_updated",
+    "database.schema_updated",
+    "database.moved",
+    "database.deleted",
+    "database.undeleted",
+    "data_source.created",
+    "data_source.content_updated",
+    "data_source.schema_updated",
+    "data_source.moved",
+    "data_source.deleted",
+    "data_source.undeleted",
+    "comment.created",
+    "comment.updated",
+    "comment.deleted",
+    "file_upload.created",
+    "file_upload.completed",
+    "file_upload.expired",
+    "file_upload.upload_failed",
+    "view.created",
+    "view.updated",
+    "view.deleted",
+];
+
+/// The bounded label for an event type: itself when Notion documents it, else `other`.
+pub fn type_label(event_type: &str) -> &'static str {
+    KNOWN_TYPES
+        .iter()
+        .find(|t| **t == event_type)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// Untrusted text made safe for one log or terminal line: control characters (newlines
+/// included), quotes and backslashes escaped, cut at `max` characters with `…`.
+pub fn printable(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        out.extend(c.escape_debug());
+    }
+    out
+}
+
 /// The fields of an event envelope the ingress records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
@@ -243,5 +304,17 @@ mod tests {
             signals(&json!({"type": "page.created"}), 0).is_empty(),
             "no id"
         );
+    }
+
+    #[test]
+    fn unknown_types_share_one_label_and_print_on_one_line() {
+        assert_eq!(type_label("page.created"), "page.created");
+        assert_eq!(type_label("view.deleted"), "view.deleted");
+        assert_eq!(type_label("page.created\n"), "other");
+        assert_eq!(type_label(&"x".repeat(1 << 20)), "other");
+        assert_eq!(printable("a\nb\"c", 80), "a\\nb\\\"c");
+        let long = printable(&"é".repeat(100), 10);
+        assert_eq!(long.chars().count(), 11);
+        assert!(!printable("x\r\n\u{1b}[31m", 80).contains(['\n', '\r', '\u{1b}']));
     }
 }
