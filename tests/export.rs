@@ -637,3 +637,33 @@ async fn archived_attachments_are_copied_beside_their_page() {
     assert!(again.outcome.written.is_empty(), "{:?}", again.outcome);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_exports_one_subtree_with_links_outside_it_to_notion() {
+    let (sim, dir, config) = showcase().await;
+    let out = dir.path().join("export");
+    let out_arg = out.to_str().unwrap();
+    let (code, stdout, stderr) =
+        notion_mirror(&config, &["export", out_arg, "--root", fx::ROADMAP]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("3 pages, 0 databases"), "{stdout}");
+    let files: Vec<String> = tree(&out).into_keys().collect();
+    let roadmap = path_of(&out, fx::ROADMAP);
+    assert!(!roadmap.contains('/'), "the root is at the top: {roadmap}");
+    assert_eq!(files.len(), 3, "{files:?}");
+    let text = std::fs::read_to_string(out.join(&roadmap)).unwrap();
+    let meeting_url: String = common::open(&config)
+        .query_row(
+            "SELECT url FROM pages WHERE id = ?1",
+            [id_of(&config, fx::MEETING_NOTES)],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        text.contains(&format!("[Meeting notes]({meeting_url})")),
+        "a page outside the subtree is linked by its Notion URL: {text}"
+    );
+    let (code, _, stderr) = notion_mirror(&config, &["export", out_arg, "--root", "Twin"]);
+    assert_eq!(code, 2, "an ambiguous root is a usage error: {stderr}");
+    sim.shutdown().await;
+}

@@ -40,7 +40,6 @@ pub fn index(
     }
     out.push_str(&heading(&db.title));
     out.push_str(&body(conn, snap, &links, id)?);
-    out.push('\n');
     Ok(out)
 }
 
@@ -55,7 +54,7 @@ pub fn inline_index(r: &mut Renderer, id: &str) -> Result<String, ExportError> {
         .unwrap_or_default();
     let mut out = heading(&title);
     out.push_str(&body(r.conn, r.links.snap, &r.links, id)?);
-    Ok(out)
+    Ok(out.trim_end().to_string())
 }
 
 fn heading(title: &str) -> String {

@@ -72,7 +72,9 @@ pub fn escape_text(s: &str, mode: Mode, state: &mut LineState) -> String {
             }
             let escape = ALWAYS.contains(&c)
                 || escape_at == Some(k)
-                || (c == '#' && mode != Mode::Block)
+                || (c == '#'
+                    && mode == Mode::Line
+                    && chars[k..].iter().all(|c| *c == '#' || c.is_whitespace()))
                 || (c == '&' && entity_like(&chars[k + 1..]));
             if escape {
                 out.push('\\');
@@ -196,6 +198,9 @@ mod tests {
         assert_eq!(block("    code"), "&#32;   code");
         assert_eq!(block("a\n==="), "a\\\n\\===");
         assert_eq!(block("a # b"), "a # b");
+        let line = |s: &str| escape_text(s, Mode::Line, &mut LineState::new(false));
+        assert_eq!(line("Weekly sync #1"), "Weekly sync #1");
+        assert_eq!(line("Notes ##"), "Notes \\#\\#");
     }
 
     #[test]
