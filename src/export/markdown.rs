@@ -253,8 +253,10 @@ impl<'a> Renderer<'a> {
             "quote" | "callout" => out.push(Item::plain(self.quote(tree, block)?)),
             "code" => out.extend(self.code(b)),
             "equation" => {
+                // A blank line would end the math block: drop empty lines.
                 let expr = b.get("expression").and_then(Value::as_str).unwrap_or("");
-                out.push(Item::plain(format!("$$\n{}\n$$", expr.trim())));
+                let lines: Vec<&str> = expr.lines().filter(|l| !l.trim().is_empty()).collect();
+                out.push(Item::plain(format!("$$\n{}\n$$", lines.join("\n"))));
             }
             // `***`, not `---`: a `---` line can be taken for a setext underline or for the
             // start of YAML front matter by tools that scan for it anywhere.

@@ -305,31 +305,7 @@ fn table_section(g: &mut Gen, page: &str) {
 
 fn media_section(g: &mut Gen, page: &str, meeting_notes: &str, db: &str) {
     heading(g, h(page), 2, "Links and media", false);
-    g.block(
-        h(page),
-        "bookmark",
-        json!({ "caption": plain("Block reference"), "url": "https://developers.notion.com/reference/block" }),
-    );
-    g.block(
-        h(page),
-        "bookmark",
-        json!({ "caption": [], "url": "https://en.wikipedia.org/wiki/Markdown_(disambiguation)" }),
-    );
-    g.block(
-        h(page),
-        "embed",
-        json!({ "caption": [], "url": "https://www.youtube.com/embed/dQw4w9WgXcQ" }),
-    );
-    g.block(
-        h(page),
-        "link_preview",
-        json!({ "url": "https://github.com/makenotion/notion-sdk-js/pull/1" }),
-    );
-    g.block(
-        h(page),
-        "image",
-        json!({ "caption": plain("A diagram"), "type": "external", "external": { "url": "https://example.com/diagram.png" } }),
-    );
+    let external = |url: &str, caption: &str| json!({ "caption": plain(caption), "type": "external", "external": { "url": url } });
     let expiry = super::util::fmt_millis(g.ws.generated_at + chrono::Duration::hours(1));
     let hosted = format!(
         "https://prod-files-secure.s3.us-west-2.amazonaws.com/{}/{}/photo.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature={}",
@@ -337,43 +313,54 @@ fn media_section(g: &mut Gen, page: &str, meeting_notes: &str, db: &str) {
         g.rng.uuid(),
         g.rng.hex(64)
     );
-    g.block(
-        h(page),
-        "image",
-        json!({ "caption": [], "type": "file", "file": { "url": hosted, "expiry_time": expiry } }),
-    );
-    g.block(
-        h(page),
-        "file",
-        json!({ "caption": [], "type": "external", "external": { "url": "https://example.com/files/spec%20sheet.txt" }, "name": "spec sheet.txt" }),
-    );
-    g.block(
-        h(page),
-        "pdf",
-        json!({ "caption": plain("The paper"), "type": "external", "external": { "url": "https://example.com/paper.pdf" } }),
-    );
-    g.block(
-        h(page),
-        "video",
-        json!({ "caption": [], "type": "external", "external": { "url": "https://example.com/clip.mp4" } }),
-    );
-    g.block(
-        h(page),
-        "audio",
-        json!({ "caption": [], "type": "external", "external": { "url": "https://example.com/sound.mp3" } }),
-    );
-    g.block(
-        h(page),
-        "link_to_page",
-        json!({ "type": "page_id", "page_id": meeting_notes }),
-    );
-    g.block(
-        h(page),
-        "link_to_page",
-        json!({ "type": "database_id", "database_id": db }),
-    );
-    g.block(h(page), "breadcrumb", json!({}));
-    g.block(h(page), "unsupported", json!({ "block_type": "form" }));
+    let mut file = external("https://example.com/files/spec%20sheet.txt", "");
+    file["name"] = json!("spec sheet.txt");
+    let blocks = [
+        (
+            "bookmark",
+            json!({ "caption": plain("Block reference"), "url": "https://developers.notion.com/reference/block" }),
+        ),
+        (
+            "bookmark",
+            json!({ "caption": [], "url": "https://en.wikipedia.org/wiki/Markdown_(disambiguation)" }),
+        ),
+        (
+            "embed",
+            json!({ "caption": [], "url": "https://www.youtube.com/embed/dQw4w9WgXcQ" }),
+        ),
+        (
+            "link_preview",
+            json!({ "url": "https://github.com/makenotion/notion-sdk-js/pull/1" }),
+        ),
+        (
+            "image",
+            external("https://example.com/diagram.png", "A diagram"),
+        ),
+        (
+            "image",
+            json!({ "caption": [], "type": "file", "file": { "url": hosted, "expiry_time": expiry } }),
+        ),
+        ("file", file),
+        (
+            "pdf",
+            external("https://example.com/paper.pdf", "The paper"),
+        ),
+        ("video", external("https://example.com/clip.mp4", "")),
+        ("audio", external("https://example.com/sound.mp3", "")),
+        (
+            "link_to_page",
+            json!({ "type": "page_id", "page_id": meeting_notes }),
+        ),
+        (
+            "link_to_page",
+            json!({ "type": "database_id", "database_id": db }),
+        ),
+        ("breadcrumb", json!({})),
+        ("unsupported", json!({ "block_type": "form" })),
+    ];
+    for (kind, data) in blocks {
+        g.block(h(page), kind, data);
+    }
 }
 
 /// An inline database with one data source of every simple property type and three rows.
