@@ -92,7 +92,8 @@ pub fn file_name(sha256: &str, name: &str) -> String {
         }
         _ => (base, String::new()),
     };
-    let base = format!("{}-{}", &sha256[..8.min(sha256.len())], slug::slug(stem));
+    let short: String = sha256.chars().take(8).collect();
+    let base = format!("{short}-{}", slug::slug(stem));
     if ext.is_empty() {
         base
     } else {
