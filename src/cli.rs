@@ -67,6 +67,23 @@ pub enum Command {
     Status(StatusArgs),
     /// Requeue work items parked as failed (see `status`).
     Retry(DbArgs),
+    /// Print a page (or a database's index) of the mirror as Markdown, with no request to
+    /// Notion.
+    ///
+    /// PAGE is an id (dashed or not), a Notion URL, or a title (exact, else
+    /// case-insensitive). A title shared by several pages exits 2 and lists them. Links to
+    /// other pages point at their Notion URLs. Rendering rules: docs/markdown.md.
+    Cat(CatArgs),
+    /// Write the mirror as a tree of Markdown files, with a CSV per data source, with no
+    /// request to Notion.
+    ///
+    /// One `.md` per page at `<title-slug>-<8 hex of id>.md`, child pages in a folder of the
+    /// same name; a database is an index `.md` with a table of its rows plus one `.csv` per
+    /// data source. Incremental: a second run rewrites only files whose content changed,
+    /// removes the files of pages that left the mirror, and prints what it wrote (state in
+    /// DIR/.notion-mirror-export.json). Each file is written atomically (temporary file +
+    /// rename). Layout and rules: docs/markdown.md.
+    Export(ExportArgs),
     /// Watch the mirror follow a simulated workspace: starts the built-in Notion
     /// simulator, runs the daemon against it with webhooks wired, makes scripted edits and
     /// shows each one arriving in SQLite. No Notion account, no network.
@@ -165,6 +182,45 @@ pub struct DbArgs {
     /// The mirror file (the daemon's pid file sits beside it)
     #[arg(long, env = "NOTION_MIRROR_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CatArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The page: an id, a Notion URL, or a unique title
+    #[arg(value_name = "PAGE")]
+    pub page: String,
+    /// Leave out the YAML front matter (id, url, title, times, row properties)
+    #[arg(long)]
+    pub no_front_matter: bool,
+    /// Inline child pages and child databases this many levels deep instead of linking
+    /// to them
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub depth: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The export directory (created if missing; only files this command wrote are ever
+    /// removed from it)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Export only this page or database and what is under it (id, URL or title)
+    #[arg(long, value_name = "PAGE")]
+    pub root: Option<String>,
+    /// Write nothing; exit 1 when DIR is stale (the mirror changed since the last export)
+    #[arg(long)]
+    pub check: bool,
+    /// Print only the summary line, not every file written or removed
+    #[arg(long)]
+    pub quiet: bool,
+    /// Where archived attachments live [default: `files/` beside the mirror]; stored
+    /// attachments are copied beside their pages, others keep their URL
+    #[arg(long, env = "NOTION_MIRROR_FILES", value_name = "DIR")]
+    pub files_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

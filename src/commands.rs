@@ -1,5 +1,5 @@
-//! The one-shot commands behind `main`: `sync`, `resync`, `status`, `retry`, and the
-//! one-line error descriptions users see.
+//! The one-shot commands behind `main`: `sync`, `resync`, `status`, `retry`, `cat`,
+//! `export`, and the one-line error descriptions users see.
 //!
 //! Invariant: each command reports one clear line on failure and maps its outcome to an
 //! exit status; none of them panics on bad input.
@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{DbArgs, StatusArgs, SyncArgs};
+use crate::cli::{CatArgs, DbArgs, ExportArgs, StatusArgs, SyncArgs};
 use crate::config::Config;
 use crate::pidfile::{self, Daemon};
 use crate::sync::{self, SyncEnd};
@@ -135,6 +135,107 @@ pub fn retry(args: &DbArgs) -> anyhow::Result<ExitCode> {
     let conn = crate::mirror::open::open_read_write(&path)?;
     let n = queue::retry_parked(&conn, queue::now_ms())?;
     println!("requeued {n} parked item(s); a running daemon picks them up within a second");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `notion-mirror cat`: exit 2 (listing the candidates) when the title is ambiguous.
+pub fn cat(args: &CatArgs) -> anyhow::Result<ExitCode> {
+    let path = db_path(&args.db)?;
+    let conn = crate::mirror::open::open_read_only(&path)?;
+    let options = crate::export::PageOptions {
+        front_matter: !args.no_front_matter,
+        depth: args.depth,
+    };
+    match crate::export::cat(&conn, &args.page, options) {
+        Ok(markdown) => {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = out
+                .write_all(markdown.as_bytes())
+                .and_then(|()| out.flush());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(crate::export::ExportError::Ambiguous { query, candidates }) => {
+            eprintln!(
+                "notion-mirror: \"{query}\" names {} pages or databases; name one by id:",
+                candidates.len()
+            );
+            for c in candidates {
+                eprintln!("  {}  {} \"{}\" in {}", c.id, c.kind, c.title, c.location);
+            }
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `notion-mirror export`: exit 1 with `--check` when the directory is stale.
+pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let path = db_path(&args.db)?;
+    let options = crate::export::ExportOptions {
+        root: args.root.clone(),
+        check: args.check,
+        files_dir: args.files_dir.clone(),
+    };
+    let started = std::time::Instant::now();
+    let report = match crate::export::export_mirror(&path, &args.dir, &options) {
+        Ok(r) => r,
+        Err(crate::export::ExportError::Ambiguous { query, candidates }) => {
+            eprintln!(
+                "notion-mirror: --root \"{query}\" names {} pages or databases; name one by id:",
+                candidates.len()
+            );
+            for c in candidates {
+                eprintln!("  {}  {} \"{}\" in {}", c.id, c.kind, c.title, c.location);
+            }
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let o = &report.outcome;
+    if !args.quiet {
+        let (wrote, removed) = if args.check {
+            ("stale", "stale (would be removed)")
+        } else {
+            ("wrote", "removed")
+        };
+        for p in &o.written {
+            println!("{wrote} {p}");
+        }
+        for p in &o.removed {
+            println!("{removed} {p}");
+        }
+    }
+    for p in &o.refused {
+        eprintln!("notion-mirror: ignored an unsafe path in the export state file: {p:?}");
+    }
+    let what = format!(
+        "{} pages, {} databases, {} data sources, {} attachments",
+        report.pages, report.databases, report.data_sources, report.attachments
+    );
+    if args.check {
+        if o.is_stale() {
+            println!(
+                "{} is stale: {} file(s) to write, {} to remove ({what})",
+                args.dir.display(),
+                o.written.len(),
+                o.removed.len()
+            );
+            return Ok(ExitCode::from(1));
+        }
+        println!("{} is up to date ({what})", args.dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "exported {} to {} in {:.2} s: {} written, {} removed, {} unchanged ({what})",
+        path.display(),
+        args.dir.display(),
+        started.elapsed().as_secs_f64(),
+        o.written.len(),
+        o.removed.len(),
+        o.unchanged
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -13,13 +13,15 @@
 //! 7. [`daemon`] — wiring: tasks, shutdown, signals, systemd notification.
 //!
 //! Around them: [`config`] (typed configuration), [`cli`] (the command line), [`status`],
-//! [`demo`], [`metrics`], and [`sim`], a faithful fake Notion used by the demo and the tests.
+//! [`export`] (`cat` and `export`: the mirror as Markdown, offline), [`demo`], [`metrics`],
+//! and [`sim`], a faithful fake Notion used by the demo and the tests.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod export;
 pub mod fetch;
 pub mod ids;
 pub mod logging;

@@ -42,6 +42,10 @@ pub struct SimArgs {
     /// Also generate the heavy edge cases (>250-row source, >100 children/comments).
     #[arg(long)]
     pub heavy: bool,
+    /// Also generate the Markdown showcase page (every block type and annotation; try
+    /// `notion-mirror export` on it).
+    #[arg(long)]
+    pub showcase: bool,
     /// Deliver webhook events to this URL (sends the verification request first).
     #[arg(long)]
     pub webhook_url: Option<String>,
@@ -71,6 +75,7 @@ impl SimArgs {
         let generator = GenConfig {
             pages: self.pages,
             heavy_edge_cases: self.heavy,
+            showcase: self.showcase,
             ..GenConfig::small(self.seed)
         };
         let mut config = SimConfig::new(generator);

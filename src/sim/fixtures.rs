@@ -57,6 +57,38 @@ pub const DS_EVENT_LOG: &str = "Event log";
 /// Raw id of the Tasks formula `Estimate x2` (shown URL-encoded as `f%5C%5C%3Ap`).
 pub const ODD_PROP_ID: &str = "f\\\\:p";
 
+/// The Markdown showcase page (only with `GenConfig::showcase`).
+pub const SHOWCASE: &str = "Markdown showcase";
+/// The showcase's inline database (and its one data source).
+pub const SHOWCASE_DB: &str = "Showcase items";
+/// Two showcase subpages share this title (`cat` by title is ambiguous).
+pub const SHOWCASE_TWIN: &str = "Twin";
+/// Showcase subpage titles that try to climb out of an export directory.
+pub const SHOWCASE_TRAVERSAL_TITLES: &[&str] = &[
+    "../../etc/passwd",
+    "/",
+    "..",
+    ".",
+    "",
+    "CON",
+    "a\\..\\b",
+    "~/.ssh",
+];
+
+/// A showcase subpage title of forty `/`-separated segments (every fifth one `..`).
+pub fn showcase_forty_segments() -> String {
+    (1..=40)
+        .map(|i| {
+            if i % 5 == 0 {
+                "..".to_string()
+            } else {
+                format!("part {i:02}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Ids the filler needs.
 pub(crate) struct Fixed {
     pub meeting_notes: String,
@@ -151,6 +183,9 @@ pub(crate) fn build(g: &mut Gen) -> Fixed {
     );
     if g.cfg.heavy_edge_cases {
         super::fixtures_sources::heavy(g);
+    }
+    if g.cfg.showcase {
+        super::fixtures_showcase::build(g, &roadmap, &meeting_notes);
     }
     let protected: Vec<String> =
         g.ws.pages

@@ -30,6 +30,10 @@ pub struct GenConfig {
     pub comments_per_page: f64,
     /// The >250-row source, the >100-child parent, the >100-comment page, ≥30 users.
     pub heavy_edge_cases: bool,
+    /// The Markdown showcase subtree (`fixtures_showcase.rs`): every block type and
+    /// annotation, for the export's golden files. Off by default, so other workspaces keep
+    /// their ids.
+    pub showcase: bool,
 }
 
 impl GenConfig {
@@ -42,6 +46,17 @@ impl GenConfig {
             max_depth: 4,
             comments_per_page: 0.6,
             heavy_edge_cases: false,
+            showcase: false,
+        }
+    }
+
+    /// The fixed workspace only (the fixtures, no random padding pages) plus the Markdown
+    /// showcase: what `tests/export.rs` renders into its golden files.
+    pub fn showcase(seed: u64) -> Self {
+        GenConfig {
+            pages: 0,
+            showcase: true,
+            ..GenConfig::small(seed)
         }
     }
 

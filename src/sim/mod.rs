@@ -89,6 +89,7 @@ pub mod expect;
 pub mod expected;
 mod filler;
 pub mod fixtures;
+mod fixtures_showcase;
 mod fixtures_sources;
 mod fixtures_tasks;
 pub mod floor;
@@ -149,6 +150,10 @@ pub struct SimConfig {
     pub token: String,
     pub generator: GenConfig,
     pub knobs: Knobs,
+    /// "The present" the workspace is generated against (timestamps lie up to 30 days
+    /// before it); `None` = the real clock. A fixed time makes every answer byte-stable
+    /// across runs (the export's golden files rely on it).
+    pub now: Option<chrono::DateTime<Utc>>,
 }
 
 impl SimConfig {
@@ -159,6 +164,7 @@ impl SimConfig {
             token: format!("ntn_sim_{}", generator.seed),
             generator,
             knobs: Knobs::default(),
+            now: None,
         }
     }
 }
@@ -217,7 +223,8 @@ impl Sim {
         };
         let base_url = format!("http://{host}:{}", addr.port());
         let gen = config.generator.clone();
-        let ws = tokio::task::spawn_blocking(move || generate::generate(&gen, Utc::now())).await?;
+        let now = config.now.unwrap_or_else(Utc::now);
+        let ws = tokio::task::spawn_blocking(move || generate::generate(&gen, now)).await?;
         let seed = config.generator.seed;
         let inner = Arc::new(Inner {
             ws: Mutex::new(ws),

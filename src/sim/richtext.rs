@@ -77,6 +77,97 @@ pub fn date_mention(start: &str) -> Value {
     })
 }
 
+/// A text item with any annotations: `marks` names the ones set (`bold`, `italic`,
+/// `strikethrough`, `underline`, `code`), `color` is Notion's colour name.
+pub fn marked(content: &str, marks: &[&str], color: &str, link: Option<&str>) -> Value {
+    let mut item = styled(content, false, false, link);
+    for mark in marks {
+        item["annotations"][*mark] = json!(true);
+    }
+    item["annotations"]["color"] = json!(color);
+    item
+}
+
+/// A date mention with an end (`plain_text` as Notion shows a range).
+pub fn date_range_mention(start: &str, end: &str) -> Value {
+    let mut item = date_mention(start);
+    item["mention"]["date"]["end"] = json!(end);
+    item["plain_text"] = json!(format!("{start} → {end}"));
+    item
+}
+
+/// A database mention (it names the database, not a data source [facts §4.3]).
+pub fn database_mention(database_id: &str, title: &str) -> Value {
+    let hex: String = database_id.chars().filter(|c| *c != '-').collect();
+    json!({
+        "type": "mention",
+        "mention": { "type": "database", "database": { "id": database_id } },
+        "annotations": annotations(false, false, false),
+        "plain_text": title,
+        "href": format!("https://www.notion.so/{hex}"),
+    })
+}
+
+/// A link preview mention (a pasted URL Notion unfurls).
+pub fn link_preview_mention(url: &str) -> Value {
+    json!({
+        "type": "mention",
+        "mention": { "type": "link_preview", "link_preview": { "url": url } },
+        "annotations": annotations(false, false, false),
+        "plain_text": url,
+        "href": url,
+    })
+}
+
+/// A link mention (a URL shown as a titled chip).
+pub fn link_mention(url: &str, title: &str) -> Value {
+    json!({
+        "type": "mention",
+        "mention": { "type": "link_mention", "link_mention": { "href": url, "title": title } },
+        "annotations": annotations(false, false, false),
+        "plain_text": url,
+        "href": url,
+    })
+}
+
+/// A template mention: `template_mention_date` (`today`, `now`) or `template_mention_user`
+/// (`me`), shown as `@Today` / `@Now` / `@Me`.
+pub fn template_mention(kind: &str, value: &str) -> Value {
+    let mut label = value.to_string();
+    if let Some(first) = label.get(..1) {
+        label = format!("{}{}", first.to_uppercase(), &label[1..]);
+    }
+    json!({
+        "type": "mention",
+        "mention": { "type": "template_mention", "template_mention": { "type": kind, kind: value } },
+        "annotations": annotations(false, false, false),
+        "plain_text": format!("@{label}"),
+        "href": Value::Null,
+    })
+}
+
+/// A custom emoji mention (`:name:`).
+pub fn custom_emoji_mention(id: &str, name: &str, url: &str) -> Value {
+    json!({
+        "type": "mention",
+        "mention": { "type": "custom_emoji", "custom_emoji": { "id": id, "name": name, "url": url } },
+        "annotations": annotations(false, false, false),
+        "plain_text": format!(":{name}:"),
+        "href": Value::Null,
+    })
+}
+
+/// An inline equation item.
+pub fn equation(expression: &str) -> Value {
+    json!({
+        "type": "equation",
+        "equation": { "expression": expression },
+        "annotations": annotations(false, false, false),
+        "plain_text": expression,
+        "href": Value::Null,
+    })
+}
+
 /// The concatenated `plain_text` of a rich-text array.
 pub fn plain_text(items: &[Value]) -> String {
     items
