@@ -247,11 +247,20 @@ CREATE TABLE typed_views (
 ALTER TABLE pages ADD COLUMN events_edited_time TEXT;
 
 -- extension: the newest webhook event timestamp merged into a queue row (what its run
--- will explain), and the sweep (`sync_runs.id`) whose work the row carries, so a sweep
--- knows when its own work is done without waiting for anyone else's.
+-- will explain), and the sweep (`sync_runs.id`) that last queued work into it (the origin
+-- of the work the row's run discovers).
 ALTER TABLE queue ADD COLUMN signalled_at TEXT;
 ALTER TABLE queue ADD COLUMN sweep_run INTEGER;
-CREATE INDEX queue_sweep_run ON queue (sweep_run) WHERE sweep_run IS NOT NULL;
+
+-- The objects each sweep queued work for, so a sweep knows when its own work is done
+-- (none of them still queued) without waiting for anyone else's. Rows go when the sweep
+-- settles.
+CREATE TABLE sweep_items (
+    run  INTEGER NOT NULL,                  -- sync_runs.id
+    kind TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    PRIMARY KEY (run, kind, id)
+) WITHOUT ROWID;
 
 -- extension: sweeps are `incremental`, `presence`, `full` (the daily one) or `resync`
 -- (SIGHUP / `notion-mirror resync`). `finished_at` is when its listings ended; `settled_at`

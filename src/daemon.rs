@@ -75,7 +75,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
             "sweeps a previous process did not finish are recorded as interrupted"
         );
     }
-    let recovered = store.write(queue::recover).await?;
+    let recovered = store
+        .write(|c| {
+            queue::forget_sweeps(c, None)?;
+            queue::recover(c)
+        })
+        .await?;
     if recovered > 0 {
         tracing::info!(
             items = recovered,
@@ -162,6 +167,19 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
         None => {}
     }
     let scheduler = schedule(config, &triggers).await?;
+    let crons = [
+        ("incremental", config.incremental_cron.clone()),
+        ("presence", config.presence_cron.clone()),
+        ("full", config.full_cron.clone()),
+    ];
+    store
+        .write(move |c| {
+            for (kind, cron) in &crons {
+                crate::mirror::write::set_setting(c, &crate::status::schedule_key(kind), cron)?;
+            }
+            Ok(())
+        })
+        .await?;
     // Reported in the background: READY must not wait on the network (a hung network at
     // boot would otherwise outlast systemd's start timeout).
     tokio::spawn(check_token(ctx.client.clone()));

@@ -21,6 +21,8 @@ use crate::webhook::tokens::{self, Arrival, Ignored};
 pub struct Run {
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// When the work the sweep queued was done (its watermark moved then).
+    pub settled_at: Option<String>,
     pub requests: i64,
     pub objects: i64,
     pub removed: i64,
@@ -71,10 +73,59 @@ pub struct Status {
     pub counts: BTreeMap<String, i64>,
     pub last_full_sweep: Option<Run>,
     pub last_incremental_sweep: Option<Run>,
+    /// Every sweep kind: its schedule (as the daemon last recorded it) and its last run.
+    pub sweeps: Vec<Sweep>,
+    /// A resync was asked for and has not settled yet (a restart resumes it).
+    pub resync_pending_since: Option<String>,
     pub watermark: Option<String>,
     pub queue: QueueStatus,
     pub parked: Vec<Parked>,
     pub webhooks: Webhooks,
+}
+
+/// One kind of sweep in `status`.
+#[derive(Debug, Serialize)]
+pub struct Sweep {
+    pub kind: &'static str,
+    /// The cron the running daemon uses (`None` for `resync`, which runs on request).
+    pub schedule: Option<String>,
+    /// What it costs, in words.
+    pub cost: &'static str,
+    pub last: Option<Run>,
+}
+
+/// Settings key under which the daemon records the schedule of a sweep kind.
+pub fn schedule_key(kind: &str) -> String {
+    format!("schedule.{kind}")
+}
+
+fn sweeps(conn: &Connection) -> Result<Vec<Sweep>, StoreError> {
+    let kinds: [(&'static str, &'static str); 4] = [
+        ("incremental", "1 + data sources when nothing changed"),
+        (
+            "presence",
+            "about pages/100 + rows/100 (search and every row), no comment lists",
+        ),
+        (
+            "full",
+            "presence + every data source and database + every page's comment lists",
+        ),
+        (
+            "resync",
+            "a cold sync's: everything refetched (SIGHUP / `notion-mirror resync`)",
+        ),
+    ];
+    kinds
+        .iter()
+        .map(|(kind, cost)| {
+            Ok(Sweep {
+                kind,
+                schedule: write::get_setting(conn, &schedule_key(kind))?,
+                cost,
+                last: last_run(conn, kind)?,
+            })
+        })
+        .collect()
 }
 
 /// Reads the status from a read-only connection.
@@ -97,6 +148,8 @@ pub fn gather(path: &Path) -> Result<Status, StoreError> {
         counts,
         last_full_sweep: last_run(&conn, "full")?,
         last_incremental_sweep: last_run(&conn, "incremental")?,
+        sweeps: sweeps(&conn)?,
+        resync_pending_since: write::get_setting(&conn, crate::daemon::RESYNC_PENDING)?,
         watermark: write::get_setting(&conn, crate::reconcile::WATERMARK_KEY)?,
         queue: QueueStatus {
             pending: depth.pending,
@@ -112,13 +165,14 @@ pub fn gather(path: &Path) -> Result<Status, StoreError> {
 fn last_run(conn: &Connection, kind: &str) -> Result<Option<Run>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT started_at, finished_at, requests, objects, removed, error FROM sync_runs
-             WHERE kind = ?1 ORDER BY id DESC LIMIT 1",
+            "SELECT started_at, finished_at, requests, objects, removed, error, settled_at
+             FROM sync_runs WHERE kind = ?1 ORDER BY id DESC LIMIT 1",
             [kind],
             |r| {
                 Ok(Run {
                     started_at: r.get(0)?,
                     finished_at: r.get(1)?,
+                    settled_at: r.get(6)?,
                     requests: r.get(2)?,
                     objects: r.get(3)?,
                     removed: r.get(4)?,
@@ -199,27 +253,37 @@ pub fn render(s: &Status) -> String {
     let _ = writeln!(out, "mirror      {} (schema v{})", s.db, s.schema_version);
     let counts: Vec<String> = s.counts.iter().map(|(t, n)| format!("{t} {n}")).collect();
     let _ = writeln!(out, "objects     {}", counts.join(" · "));
-    for (label, run) in [
-        ("full sweep", &s.last_full_sweep),
-        ("incremental", &s.last_incremental_sweep),
-    ] {
-        match run {
+    for sweep in &s.sweeps {
+        let schedule = match (&sweep.schedule, sweep.kind) {
+            (Some(cron), _) => format!("cron `{cron}`"),
+            (None, "resync") => "on request".to_string(),
+            (None, _) => "schedule not recorded yet (the daemon records it at start)".to_string(),
+        };
+        let _ = writeln!(out, "{:<11} {schedule} · costs {}", sweep.kind, sweep.cost);
+        match &sweep.last {
             Some(r) => {
-                let state = match (&r.finished_at, &r.error) {
-                    (None, _) => "running (or interrupted)".to_string(),
-                    (Some(f), None) => format!("ok, finished {f}"),
-                    (Some(f), Some(e)) => format!("finished {f} with errors: {e}"),
+                let state = match (&r.finished_at, &r.settled_at, &r.error) {
+                    (None, _, _) => "listing (or interrupted)".to_string(),
+                    (Some(_), _, Some(e)) => format!("finished with errors: {e}"),
+                    (Some(f), None, None) => format!("listed by {f}, its work still queued"),
+                    (Some(_), Some(t), None) => format!("ok, its work done {t}"),
                 };
                 let _ = writeln!(
                     out,
-                    "{label:<11} started {} · {} requests · {} written · {} removed · {state}",
+                    "            last started {} · {} requests · {} written · {} removed · {state}",
                     r.started_at, r.requests, r.objects, r.removed
                 );
             }
             None => {
-                let _ = writeln!(out, "{label:<11} never");
+                let _ = writeln!(out, "            never run");
             }
         }
+    }
+    if let Some(since) = &s.resync_pending_since {
+        let _ = writeln!(
+            out,
+            "resync      asked for at {since}, not finished yet (a restart resumes it)"
+        );
     }
     if let Some(w) = &s.watermark {
         let _ = writeln!(out, "watermark   {w}");

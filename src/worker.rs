@@ -91,7 +91,10 @@ async fn claim(
     ctx.store
         .write(move |c| {
             let items = queue::claim(c, now, free, sweep_free, LEASE_MS)?;
-            Ok((items, queue::next_due(c)?))
+            let sweeping = items.iter().filter(|i| !i.from_webhook()).count();
+            // With its sweep slots full the pool waits for a slot (an item finishing), not
+            // for sweep work it could not claim anyway.
+            Ok((items, queue::next_due(c, sweeping < sweep_free)?))
         })
         .await
 }

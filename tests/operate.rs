@@ -58,9 +58,14 @@ async fn status_reports_the_mirror_while_the_daemon_runs() {
     assert_eq!(code, 0, "{err}");
     let pages = common::count(&config, "select count(*) from pages");
     assert!(out.contains(&format!("pages {pages}")), "{out}");
+    for kind in ["incremental", "presence", "full", "resync"] {
+        assert!(out.contains(kind), "{kind}: {out}");
+    }
     assert!(
-        out.contains("full sweep") && out.contains("requests"),
-        "{out}"
+        out.contains("cron `0 0 0 1 1 *`")
+            && out.contains("requests")
+            && out.contains("on request"),
+        "the schedules the daemon runs: {out}"
     );
     assert!(out.contains("verification token not received yet"), "{out}");
     assert!(out.contains("webhooks    none received yet"), "{out}");
@@ -102,6 +107,8 @@ async fn status_reports_the_mirror_while_the_daemon_runs() {
     assert_eq!(status["webhooks"]["pending_token"], Value::Bool(true));
     assert!(status["last_full_sweep"]["requests"].as_i64().unwrap() > 0);
     assert!(status["last_incremental_sweep"].is_null());
+    assert_eq!(status["sweeps"].as_array().map(Vec::len), Some(4));
+    assert!(status["sweeps"][2]["last"]["settled_at"].is_string());
     assert!(
         !json.contains("secret_one"),
         "status never prints the token unless asked"

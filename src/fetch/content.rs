@@ -19,6 +19,7 @@ use crate::ids;
 use crate::mirror::write::{BlockRow, CommentScope};
 use crate::mirror::{now_iso, read, write};
 use crate::notion::NotionError;
+use crate::queue::Kind;
 
 /// Blocks that stand for other objects: their content is mirrored with that object.
 fn is_boundary(kind: &str) -> bool {
@@ -201,8 +202,11 @@ pub async fn refresh_blocks(
     page_id: &str,
     version: &str,
     block_ids: &[String],
-) -> Result<(Report, Option<String>), FetchError> {
-    let whole = |r: Report| (r, None);
+) -> Result<BlockRefresh, FetchError> {
+    let whole = |report: Report| BlockRefresh {
+        report,
+        ..BlockRefresh::default()
+    };
     let named: Vec<String> = block_ids
         .iter()
         .filter(|b| b.as_str() != page_id)
@@ -315,6 +319,31 @@ pub async fn refresh_blocks(
             }
         }
     }
+    // A child page or database whose block left its parent's list was trashed or moved
+    // away: its own object is refetched too (its own event may have been lost).
+    let listed: HashSet<String> = levels
+        .iter()
+        .flat_map(|(_, level, _)| level.iter().filter_map(|r| block_id(&r.raw)))
+        .collect();
+    let parents: Vec<String> = levels.iter().map(|(p, _, _)| p.clone()).collect();
+    let left = ctx
+        .store
+        .read(move |c| {
+            let mut left = Vec::new();
+            for parent in &parents {
+                for (id, kind) in read::child_blocks(c, parent)? {
+                    if is_boundary(&kind) && !listed.contains(&id) {
+                        left.push(if kind == "child_page" {
+                            (Kind::Page, id)
+                        } else {
+                            (Kind::Database, id)
+                        });
+                    }
+                }
+            }
+            Ok(left)
+        })
+        .await?;
     let page = page_id.to_string();
     let written = ctx
         .store
@@ -326,7 +355,23 @@ pub async fn refresh_blocks(
             Ok(n)
         })
         .await?;
-    Ok((Report::written(written), newest))
+    Ok(BlockRefresh {
+        report: Report::written(written),
+        newest,
+        left,
+    })
+}
+
+/// What a block-level refresh did.
+#[derive(Debug, Default)]
+pub struct BlockRefresh {
+    pub report: Report,
+    /// The newest `last_edited_time` among the named blocks read (evidence that the reads
+    /// show the events' edits); `None` after a whole-tree fallback.
+    pub newest: Option<String>,
+    /// Child pages and databases whose block left a list that was read: their own objects
+    /// need a refetch.
+    pub left: Vec<(Kind, String)>,
 }
 
 /// Reads `parent`'s children list (with subtrees of new children), records it, and

@@ -65,10 +65,22 @@ pub async fn refresh(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> {
     if whole_tree {
         report.add(content::refresh_content(ctx, &id, &after.last_edited_time, comments).await?);
     } else if item.reasons & reason::BLOCKS != 0 {
-        let (r, newest) =
-            content::refresh_blocks(ctx, &id, &after.last_edited_time, &item.blocks).await?;
-        report.add(r);
-        evidence = newest;
+        let done = content::refresh_blocks(ctx, &id, &after.last_edited_time, &item.blocks).await?;
+        report.add(done.report);
+        evidence = done.newest;
+        let follow: Vec<Signal> = done
+            .left
+            .iter()
+            .map(|(kind, object)| {
+                let extra = if *kind == Kind::Database {
+                    reason::DATA_SOURCES
+                } else {
+                    0
+                };
+                origin.signal(*kind, object, reason::PROPERTIES | extra)
+            })
+            .collect();
+        ctx.enqueue(follow).await?;
     } else if comments {
         report.add(content::refresh_comments(ctx, &id).await?);
     }

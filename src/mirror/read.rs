@@ -177,6 +177,16 @@ pub fn child_block_ids(conn: &Connection, parent_id: &str) -> Result<Vec<String>
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// `(id, type)` of the direct children of a page or block.
+pub fn child_blocks(
+    conn: &Connection,
+    parent_id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, type FROM blocks WHERE parent_id = ?1")?;
+    let rows = stmt.query_map([parent_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Every block id of a page's content (for per-block comment lists).
 pub fn block_ids_of_page(
     conn: &Connection,

@@ -81,6 +81,12 @@ fn load_row(conn: &Connection, kind: Kind, id: &str) -> Result<Option<Row>, Stor
 
 /// Adds a signal to the queue, coalescing with the object's row if it has one.
 pub fn enqueue(conn: &Connection, signal: &Signal, now_ms: i64) -> Result<(), StoreError> {
+    if let Some(run) = signal.sweep_run {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO sweep_items (run, kind, id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![run, signal.kind.as_str(), signal.id])?;
+    }
     let mut reasons = signal.reasons;
     match load_row(conn, signal.kind, &signal.id)? {
         None => {
@@ -387,19 +393,45 @@ pub fn retry_parked(conn: &Connection, now_ms: i64) -> Result<usize, StoreError>
 }
 
 /// The earliest due time among pending rows.
-pub fn next_due(conn: &Connection) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT min(due_at) FROM queue WHERE state = 'pending'")?
-        .query_row([], |r| r.get(0))?)
+/// The earliest due time among pending rows the pool could claim: with
+/// `sweep_claimable` false (its sweep slots are full), webhook work only.
+pub fn next_due(conn: &Connection, sweep_claimable: bool) -> Result<Option<i64>, StoreError> {
+    let sql = if sweep_claimable {
+        "SELECT min(due_at) FROM queue WHERE state = 'pending'"
+    } else {
+        "SELECT min(due_at) FROM queue WHERE state = 'pending' AND priority < ?1"
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    Ok(if sweep_claimable {
+        stmt.query_row([], |r| r.get(0))?
+    } else {
+        stmt.query_row([PRIORITY_SWEEP], |r| r.get(0))?
+    })
 }
 
-/// Work of sweep `run` still pending or running (parked work does not count: a full
-/// sweep requeues it).
+/// Objects sweep `run` queued work for that are still pending or running (parked work
+/// does not count: a full sweep requeues it). Work another sweep or a webhook merged into
+/// the same row is waited for too: it covers this sweep's.
 pub fn sweep_open(conn: &Connection, run: i64) -> Result<u64, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT count(*) FROM queue WHERE sweep_run = ?1 AND state != 'failed'")?
+        .prepare_cached(
+            "SELECT count(*) FROM sweep_items s JOIN queue q ON q.kind = s.kind AND q.id = s.id
+             WHERE s.run = ?1 AND q.state != 'failed'",
+        )?
         .query_row([run], |r| r.get::<_, i64>(0))?
         .max(0) as u64)
+}
+
+/// A settled sweep's bookkeeping goes; `None`: all of it (at start-up, when no sweep is
+/// being watched any more).
+pub fn forget_sweeps(conn: &Connection, run: Option<i64>) -> Result<(), StoreError> {
+    match run {
+        Some(run) => conn
+            .prepare_cached("DELETE FROM sweep_items WHERE run = ?1")?
+            .execute([run])?,
+        None => conn.execute("DELETE FROM sweep_items", [])?,
+    };
+    Ok(())
 }
 
 pub fn depth(conn: &Connection, now_ms: i64) -> Result<Depth, StoreError> {

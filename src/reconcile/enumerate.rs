@@ -239,6 +239,9 @@ async fn absences(
     seen: &Seen,
 ) -> Result<Vec<Signal>, FetchError> {
     let unlisted: Vec<String> = seen.unlisted_sources.iter().cloned().collect();
+    // Trashed pages are in no listing: every sweep would GET each of them. The hourly
+    // presence sweep leaves them to the daily one.
+    let with_trashed = plan.source_gets;
     let (pages, sources, databases) = ctx
         .store
         .read(move |c| {
@@ -247,8 +250,9 @@ async fn absences(
                 exempt.extend(read::rows_of(c, ds)?);
             }
             let pages: Vec<String> = read::freshness(c, "pages")?
-                .into_keys()
-                .filter(|p| !exempt.contains(p))
+                .into_iter()
+                .filter(|(p, (_, trashed))| !exempt.contains(p) && (with_trashed || !trashed))
+                .map(|(p, _)| p)
                 .collect();
             let sources: Vec<(String, Option<String>)> = read::data_source_databases(c)?;
             let databases: Vec<String> = read::freshness(c, "databases")?.into_keys().collect();

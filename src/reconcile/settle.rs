@@ -84,6 +84,7 @@ async fn settle(ctx: &Ctx, figures: &SweepFigures) -> Result<(), StoreError> {
     ctx.store
         .write(move |c| {
             write::settle_run(c, run)?;
+            queue::forget_sweeps(c, Some(run))?;
             if resync {
                 write::delete_setting(c, crate::daemon::RESYNC_PENDING)?;
             }

@@ -18,6 +18,9 @@ pub async fn sim(generator: GenConfig, knobs: Knobs) -> Sim {
     Sim::start(config).await.expect("simulator starts")
 }
 
+/// A cron (with seconds) that does not fire during a test: midnight on January 1st.
+pub const NEVER: &str = "0 0 0 1 1 *";
+
 /// A mirror configuration pointing at `sim`, with test-friendly timing.
 pub fn config(sim: &Sim, dir: &Path) -> Config {
     let over = Overrides {
@@ -40,6 +43,11 @@ pub fn config(sim: &Sim, dir: &Path) -> Config {
     // Sweeps' content checks wait this long for webhook events in flight (20 s in
     // production): tests settle faster.
     config.event_grace = Duration::from_secs(1);
+    // No scheduled sweep fires during a test unless the test asks for it (a test crossing
+    // a five-minute boundary would otherwise see an extra incremental sweep).
+    config.incremental_cron = NEVER.into();
+    config.presence_cron = NEVER.into();
+    config.full_cron = NEVER.into();
     config
 }
 
