@@ -72,7 +72,7 @@ impl Api {
             reqwest::Method::GET,
             path,
             None,
-            Some("2025-09-03"),
+            Some("2026-03-11"),
             Some(&self.token),
         )
         .await
@@ -83,7 +83,7 @@ impl Api {
             reqwest::Method::POST,
             path,
             Some(body),
-            Some("2025-09-03"),
+            Some("2026-03-11"),
             Some(&self.token),
         )
         .await
@@ -317,7 +317,7 @@ async fn invalid_cursors_and_page_sizes_are_rejected() {
     let bad_json = api
         .http
         .post(format!("{}/v1/search", api.base))
-        .header("Notion-Version", "2025-09-03")
+        .header("Notion-Version", "2026-03-11")
         .bearer_auth(&api.token)
         .body("{not json")
         .send()
@@ -561,14 +561,14 @@ async fn version_and_token_are_checked_before_anything_else() {
             m.clone(),
             "/v1/users/me",
             None,
-            Some("2025-09-03"),
+            Some("2026-03-11"),
             Some("ntn_wrong"),
         )
         .await;
     assert_error(&r, 401, "unauthorized");
     assert_eq!(r.body["message"], "API token is invalid.");
     let r = api
-        .send(m.clone(), "/v1/users/me", None, Some("2025-09-03"), None)
+        .send(m.clone(), "/v1/users/me", None, Some("2026-03-11"), None)
         .await;
     assert_error(&r, 401, "unauthorized");
     let me = api.get("/v1/users/me").await;

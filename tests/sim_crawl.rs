@@ -18,7 +18,7 @@ impl Api {
         let mut req = self
             .http
             .request(method, format!("{}{}", self.base, path))
-            .header("Notion-Version", "2025-09-03")
+            .header("Notion-Version", "2026-03-11")
             .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);

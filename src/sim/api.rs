@@ -26,10 +26,12 @@ use super::error::ApiError;
 use super::handlers;
 use super::render::with_request_id;
 use super::stats::Counted;
+use super::version::{self, NotionVersion};
 use super::{lock, Inner};
 
-/// The only Notion-Version the simulator speaks.
-pub const NOTION_VERSION: &str = "2025-09-03";
+/// The Notion-Version the simulator's own tools (crawls, the demo) send by default; it
+/// answers every version in [`NotionVersion::ALL`].
+pub const NOTION_VERSION: &str = "2026-03-11";
 const MAX_BODY: usize = 1 << 20;
 
 /// Accepts connections until `shutdown`, then drains (bounded by two seconds).
@@ -204,15 +206,15 @@ async fn api(
     if hang {
         tokio::time::sleep(knobs.hang).await;
     }
-    match req.headers().get("notion-version").map(|v| v.to_str().unwrap_or("")) {
+    let version = match req.headers().get("notion-version").map(|v| v.to_str().unwrap_or("")) {
         None => return Err(ApiError::missing_version()),
-        Some(NOTION_VERSION) => {}
-        Some(other) => {
-            return Err(ApiError::validation(format!(
-                "Notion-Version header failed validation: the simulator only speaks `{NOTION_VERSION}`, instead was `{other}`."
-            )))
-        }
-    }
+        Some(text) => NotionVersion::parse(text).ok_or_else(|| {
+            ApiError::validation(format!(
+                "Notion-Version header failed validation: should be one of {}, instead was `{text}`.",
+                NotionVersion::ALL.map(|v| format!("`{v}`")).join(", ")
+            ))
+        })?,
+    };
     let auth = req
         .headers()
         .get(hyper::header::AUTHORIZATION)
@@ -228,7 +230,9 @@ async fn api(
     } else {
         Map::new()
     };
-    dispatch(inner, &knobs, route, query, &body)
+    let mut answer = dispatch(inner, &knobs, route, query, &body, version)?;
+    version::adapt_answer(&mut answer, version);
+    Ok(answer)
 }
 
 /// Rate limit, 429 storm, injected and random failures.
@@ -300,26 +304,29 @@ fn dispatch(
     route: &Route,
     query: &[(String, String)],
     body: &Map<String, Value>,
+    version: NotionVersion,
 ) -> Result<Value, ApiError> {
     let ws = lock(&inner.ws);
     match route {
         Route::Search => {
             if knobs.search_lag.is_zero() {
-                handlers::search(&ws, None, body)
+                handlers::search(&ws, None, query, body, version)
             } else {
                 let mut ix = lock(&inner.search);
                 if !ix.is_built() {
                     ix.build(&ws);
                 }
                 ix.apply_due(Instant::now());
-                handlers::search(&ws, Some(&ix), body)
+                handlers::search(&ws, Some(&ix), query, body, version)
             }
         }
         Route::Page(id) => handlers::retrieve_page(&ws, id, query),
         Route::PageProperty(id, p) => handlers::page_property(&ws, &inner.base_url, id, p, query),
         Route::Database(id) => handlers::retrieve_database(&ws, id),
         Route::DataSource(id) => handlers::retrieve_data_source(&ws, id),
-        Route::Query(id) => handlers::query_data_source(&ws, id, query, body, knobs.max_query_rows),
+        Route::Query(id) => {
+            handlers::query_data_source(&ws, id, query, body, knobs.max_query_rows, version)
+        }
         Route::Block(id) => handlers::retrieve_block(&ws, id),
         Route::BlockChildren(id) => handlers::block_children(&ws, id, query),
         Route::Comments => handlers::list_comments(&ws, query),

@@ -10,12 +10,29 @@ use std::collections::BTreeMap;
 
 use super::model::{Comment, Holder, Workspace};
 use super::properties::Mode;
+use super::version::{adapt_object, NotionVersion};
 use super::render::{
     block_json, comment_json, data_source_json, database_json, page_json, user_json,
 };
 
-/// Builds the expected mirror content.
-pub(crate) fn expected(ws: &Workspace) -> Expected {
+/// Builds the expected mirror content of a mirror speaking `version`.
+pub(crate) fn expected(ws: &Workspace, version: NotionVersion) -> Expected {
+    let mut out = expected_canonical(ws);
+    let objects = out
+        .pages
+        .values_mut()
+        .chain(out.databases.values_mut())
+        .chain(out.data_sources.values_mut());
+    for o in objects {
+        adapt_object(&mut o.raw, version);
+    }
+    for b in out.blocks.values_mut() {
+        adapt_object(&mut b.raw, version);
+    }
+    out
+}
+
+fn expected_canonical(ws: &Workspace) -> Expected {
     let mut out = Expected::default();
     for u in &ws.users {
         out.users.insert(u.id.clone(), user_json(ws, &u.id));

@@ -114,6 +114,7 @@ mod search_index;
 pub mod stats;
 mod tree;
 pub mod util;
+pub mod version;
 pub mod webhook;
 mod workspace;
 
@@ -435,9 +436,16 @@ impl Sim {
         done
     }
 
-    /// What an exact mirror of the current workspace holds.
+    /// What an exact mirror of the current workspace holds (speaking the default
+    /// Notion-Version).
     pub fn expected(&self) -> Expected {
-        expect::expected(&lock(&self.inner.ws))
+        self.expected_for(version::NotionVersion::default())
+    }
+
+    /// What an exact mirror speaking `version` holds (`archived` and the meeting-notes
+    /// block name differ between versions).
+    pub fn expected_for(&self, version: version::NotionVersion) -> Expected {
+        expect::expected(&lock(&self.inner.ws), version)
     }
 
     /// The fewest requests a complete cold sync of the current workspace needs.
