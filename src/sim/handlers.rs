@@ -139,9 +139,10 @@ pub(crate) fn query_data_source(
     let req = pagination::from_body(body)?;
     let filter = match body.get("filter") {
         None | Some(Value::Null) => None,
-        Some(f) => Some(query::parse_filter(f, 0)?),
+        Some(f) => Some(query::parse_filter(f, 0, ds)?),
     };
     let sorts = query::parse_sorts(body.get("sorts"), ds)?;
+    let now = chrono::Utc::now();
     let tag = format!(
         "q:{id}:{:08x}",
         fnv(&format!("{:?}{:?}", body.get("filter"), body.get("sorts")))
@@ -151,8 +152,12 @@ pub(crate) fn query_data_source(
         .iter()
         .filter_map(|r| ws.pages.get(r))
         .filter(|p| !p.in_trash && ws.visible(&p.id))
-        .filter(|p| filter.as_ref().is_none_or(|f| query::matches(f, p)))
-        .map(|p| (query::sort_key(ws, p, &sorts), p))
+        .filter(|p| {
+            filter
+                .as_ref()
+                .is_none_or(|f| query::matches(f, ws, ds, p, now))
+        })
+        .map(|p| (query::sort_key(ws, ds, p, &sorts), p))
         .collect();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     let w = paginate(&tag, rows, &req, Some(max_rows.max(1)))?;
