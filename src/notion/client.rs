@@ -417,6 +417,8 @@ pub fn endpoint_name(method: &Method, path: &str) -> &'static str {
         ("GET", ["users"]) => "users.list",
         ("GET", ["users", "me"]) => "users.me",
         ("GET", ["users", _]) => "users.retrieve",
+        ("GET", ["views"]) => "views.list",
+        ("GET", ["views", _]) => "views.retrieve",
         _ => "unknown",
     }
 }

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
 use super::handlers;
+use super::views;
 use super::render::with_request_id;
 use super::stats::Counted;
 use super::version::{self, NotionVersion};
@@ -81,6 +82,11 @@ pub(crate) enum Route {
     Users,
     UsersMe,
     User(String),
+    Views,
+    View(String),
+    ViewQuery(String),
+    ViewQueryResults(String, String),
+    ViewQueryDelete(String, String),
     Unknown,
 }
 
@@ -89,6 +95,7 @@ impl Route {
         let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
         let get = method == Method::GET;
         let post = method == Method::POST;
+        let delete = method == Method::DELETE;
         match segs.as_slice() {
             ["", "v1", "search"] if post => Route::Search,
             ["", "v1", "pages", id] if get => Route::Page(id.to_string()),
@@ -105,6 +112,15 @@ impl Route {
             ["", "v1", "users"] if get => Route::Users,
             ["", "v1", "users", "me"] if get => Route::UsersMe,
             ["", "v1", "users", id] if get => Route::User(id.to_string()),
+            ["", "v1", "views"] if get => Route::Views,
+            ["", "v1", "views", id] if get => Route::View(id.to_string()),
+            ["", "v1", "views", id, "queries"] if post => Route::ViewQuery(id.to_string()),
+            ["", "v1", "views", id, "queries", q] if get => {
+                Route::ViewQueryResults(id.to_string(), q.to_string())
+            }
+            ["", "v1", "views", id, "queries", q] if delete => {
+                Route::ViewQueryDelete(id.to_string(), q.to_string())
+            }
             _ => Route::Unknown,
         }
     }
@@ -125,6 +141,11 @@ impl Route {
             Route::Users => "users.list",
             Route::UsersMe => "users.me",
             Route::User(_) => "users.retrieve",
+            Route::Views => "views.list",
+            Route::View(_) => "views.retrieve",
+            Route::ViewQuery(_) => "views.query",
+            Route::ViewQueryResults(..) => "views.query_results",
+            Route::ViewQueryDelete(..) => "views.query_delete",
             Route::Unknown => "unknown",
         }
     }
@@ -140,7 +161,11 @@ impl Route {
             | Route::Block(id)
             | Route::BlockChildren(id)
             | Route::Comment(id)
-            | Route::User(id) => id.clone(),
+            | Route::User(id)
+            | Route::View(id)
+            | Route::ViewQuery(id)
+            | Route::ViewQueryResults(id, _)
+            | Route::ViewQueryDelete(id, _) => id.clone(),
             Route::Comments => query.iter().find(|(k, _)| k == "block_id")?.1.clone(),
             _ => return None,
         };
@@ -270,6 +295,8 @@ fn what_of(route: &Route) -> &'static str {
         Route::DataSource(_) | Route::Query(_) => "data_source",
         Route::Comment(_) => "comment",
         Route::User(_) => "user",
+        Route::View(_) | Route::ViewQuery(_) | Route::ViewQueryResults(..) => "view",
+        Route::ViewQueryDelete(..) => "view",
         _ => "block",
     }
 }
@@ -334,6 +361,17 @@ fn dispatch(
         Route::Users => handlers::list_users(&ws, query),
         Route::UsersMe => Ok(handlers::users_me(&ws)),
         Route::User(id) => handlers::retrieve_user(&ws, id),
+        Route::Views => views::list_views(&ws, query),
+        Route::View(id) => views::retrieve_view(&ws, id),
+        Route::ViewQuery(id) => {
+            let query_id = inner.request_id();
+            let mut cache = lock(&inner.view_queries);
+            views::create_query(&ws, &mut cache, id, body, knobs.max_query_rows, query_id)
+        }
+        Route::ViewQueryResults(id, q) => {
+            views::query_results(&mut lock(&inner.view_queries), id, q, query)
+        }
+        Route::ViewQueryDelete(id, q) => views::delete_query(&mut lock(&inner.view_queries), id, q),
         Route::Unknown => Err(ApiError::invalid_url()),
     }
 }

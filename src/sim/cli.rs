@@ -76,6 +76,7 @@ impl SimArgs {
             pages: self.pages,
             heavy_edge_cases: self.heavy,
             showcase: self.showcase,
+            api_2026: !self.showcase,
             ..GenConfig::small(self.seed)
         };
         let mut config = SimConfig::new(generator);

@@ -68,6 +68,26 @@ fn expected_canonical(ws: &Workspace) -> Expected {
             },
         );
     }
+    for v in ws.views.values() {
+        let Some(view) = ws.readable_view(&v.id) else {
+            continue;
+        };
+        let listed = ws.databases.get(&view.database_id).is_some_and(|db| {
+            !db.in_trash
+                && db
+                    .data_sources
+                    .iter()
+                    .filter_map(|d| ws.data_sources.get(d))
+                    .any(|d| !ws.ds_trashed(d))
+        });
+        out.views.insert(
+            v.id.clone(),
+            ExpectedObject {
+                raw: super::views::view_json(view),
+                in_trash: !listed,
+            },
+        );
+    }
     let comments = ws.open_comments_by_holder();
     for p in ws
         .pages

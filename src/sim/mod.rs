@@ -89,6 +89,7 @@ pub mod expect;
 pub mod expected;
 mod filler;
 pub mod fixtures;
+pub mod fixtures_2026;
 mod fixtures_showcase;
 mod fixtures_sources;
 mod fixtures_tasks;
@@ -103,6 +104,7 @@ mod mutate_content;
 mod mutate_pages;
 mod mutate_schema;
 mod mutate_values;
+pub mod mutate_views;
 pub mod pagination;
 pub mod properties;
 pub mod property_items;
@@ -115,6 +117,7 @@ pub mod stats;
 mod tree;
 pub mod util;
 pub mod version;
+pub mod views;
 pub mod webhook;
 mod workspace;
 
@@ -180,6 +183,8 @@ pub(crate) struct Inner {
     pub limits: Mutex<Limits>,
     pub stats: Arc<Mutex<Stats>>,
     pub search: Mutex<SearchIndex>,
+    /// Cached view queries (`POST /v1/views/{id}/queries`).
+    pub view_queries: Mutex<views::QueryCache>,
     webhooks: Mutex<Option<Arc<WebhookSender>>>,
     /// The most recent raw events (bounded), for tests and the demo.
     events: Mutex<std::collections::VecDeque<events::RawEvent>>,
@@ -233,6 +238,7 @@ impl Sim {
             limits: Mutex::new(Limits::new(seed)),
             stats: Arc::new(Mutex::new(Stats::default())),
             search: Mutex::new(SearchIndex::default()),
+            view_queries: Mutex::new(views::QueryCache::default()),
             webhooks: Mutex::new(None),
             events: Mutex::new(std::collections::VecDeque::new()),
             token: config.token.clone(),

@@ -95,7 +95,7 @@ fn of_json(kind: &PropKind, v: &Value) -> Cell {
         }
         PropKind::Files => Cell::Count(v.as_array().map_or(0, Vec::len)),
         PropKind::Formula(_) | PropKind::Rollup { .. } => typed_result(v),
-        PropKind::Verification | PropKind::Button => Cell::Count(0),
+        PropKind::Verification | PropKind::Button | PropKind::Future => Cell::Count(0),
     }
 }
 

@@ -18,7 +18,18 @@ mod sort;
 
 pub(crate) use cells::matches;
 pub(crate) use dates::parse_instant;
-pub(crate) use sort::{parse_sorts, sort_key, Sort};
+
+/// The relative date values filters accept (changelog 2026-03-30).
+pub(crate) const RELATIVE_NAMES: &[&str] = &[
+    "today",
+    "tomorrow",
+    "yesterday",
+    "one_week_ago",
+    "one_week_from_now",
+    "one_month_ago",
+    "one_month_from_now",
+];
+pub(crate) use sort::{parse_sorts, sort_key};
 
 use serde_json::Value;
 
@@ -200,7 +211,7 @@ fn property_filter(
         PropKind::Files => empty_cond(cond_of(ty)?, ty)?,
         PropKind::Formula(_) => Cond::Formula(Box::new(typed_result_cond(cond_of(ty)?, ty)?)),
         PropKind::Rollup { .. } => Cond::Rollup(Box::new(typed_result_cond(cond_of(ty)?, ty)?)),
-        PropKind::Verification | PropKind::Button => {
+        PropKind::Verification | PropKind::Button | PropKind::Future => {
             return Err(bad(format!(
                 "The simulator does not filter {ty} properties."
             )))
