@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use rusqlite::{params, Connection};
 use serde_json::Value;
 
+use super::read::percent_decode;
 use super::views::{quote_ident, SourceSchema};
 use super::{StoreError, INTERNAL_NAMES, USER_TABLES};
 use crate::ids;
@@ -82,24 +83,6 @@ impl Schema {
                 .find(|p| p.id == key || percent_decode(&p.id) == decoded)
         })
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The SELECT a view runs, and a note on what it leaves out (quick filters); or why

@@ -1,4 +1,4 @@
-//! Typed Notion calls (Notion-Version 2025-09-03): one method per endpoint the mirror uses.
+//! Typed Notion calls: one method per endpoint the mirror uses.
 //!
 //! Invariant: ids passed in are lowercase dashed UUIDs; property ids are passed through
 //! as the API gave them (already URL-encoded, never encoded twice).
@@ -38,6 +38,20 @@ impl Client {
     /// `GET /v1/users/me`: the integration's bot; proves the token still works.
     pub async fn users_me(&self) -> Result<Value, NotionError> {
         self.get("/v1/users/me", &[]).await
+    }
+
+    /// `GET /v1/views/{id}`: one database view.
+    pub async fn retrieve_view(&self, id: &str) -> Result<Value, NotionError> {
+        self.get(&format!("/v1/views/{id}"), &[]).await
+    }
+
+    /// `GET /v1/views?database_id={id}`, paginated: references to a database's views.
+    pub fn list_views(&self, database_id: &str) -> Paginator {
+        Paginator::get(
+            self,
+            "/v1/views",
+            vec![("database_id", database_id.to_string())],
+        )
     }
 
     /// `GET /v1/users`, paginated.

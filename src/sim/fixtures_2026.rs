@@ -36,6 +36,17 @@ pub(crate) fn build(g: &mut Gen) {
     let agent = users(g);
     let page = blocks_page(g);
     agent_tasks(g, &agent, &page);
+    // Fixtures: random churn edits their values and content but never trashes, moves or
+    // revokes them.
+    let fixed: Vec<String> = g
+        .ws
+        .pages
+        .values()
+        .filter(|p| p.created_time >= g.ws.pages[&page].created_time)
+        .map(|p| p.id.clone())
+        .chain(g.ws.databases.values().filter(|d| d.created_time >= g.ws.pages[&page].created_time).map(|d| d.id.clone()))
+        .collect();
+    g.ws.protected.extend(fixed);
     let mut rng = SimRng::new(g.cfg.seed ^ 0x5EED_2026);
     views(g, &mut rng);
 }

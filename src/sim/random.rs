@@ -49,8 +49,12 @@ impl View<'_> {
         !self.ws.protected.contains(id)
     }
 
+    /// Live and editable: not trashed, visible, and not a row of a trashed data source
+    /// (its rows went to the trash with it).
     fn live(&self, p: &Page) -> bool {
-        !p.in_trash && self.ws.visible(&p.id)
+        !p.in_trash
+            && self.ws.visible(&p.id)
+            && self.ws.row_source(p).is_none_or(|ds| !self.ws.ds_trashed(ds))
     }
 
     fn is_row(&self, p: &Page) -> bool {
