@@ -55,6 +55,9 @@ pub struct Config {
     /// The `Notion-Version` spoken (`--notion-version`, `NOTION_MIRROR_NOTION_VERSION`,
     /// `notion_version`): 2025-09-03, 2026-03-11 (default) or 2026-12-01.
     pub notion_version: crate::notion::NotionVersion,
+    /// Bytes of `filter_properties` per request before a property list is split (not
+    /// configurable by users: tests lower it to exercise the split).
+    pub filter_properties_budget: usize,
     pub db_path: PathBuf,
     pub listen: SocketAddr,
     /// `NOTION_WEBHOOK_TOKEN`: the verification token captured elsewhere (overrides the
@@ -274,6 +277,7 @@ impl Config {
             token,
             token_problem,
             notion_version,
+            filter_properties_budget: crate::notion::client::FILTER_PROPERTIES_BUDGET,
             api_url: over
                 .api_url
                 .clone()

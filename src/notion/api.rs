@@ -83,9 +83,28 @@ impl Client {
         )
     }
 
-    /// `POST /v1/search` with `body` (filter, sort, query).
+    /// `POST /v1/search` with `body` (filter, sort, query). On a version whose lists show
+    /// only the title property unless asked (2026-12-01) it asks for `title`: the only
+    /// property of standalone pages, which are all the mirror writes from search results
+    /// (rows come from their data source's query).
     pub fn search(&self, body: Value) -> Paginator {
+        if self.version().lists_title_only() {
+            return Paginator::post_properties(self, "/v1/search", body, &["title".into()]);
+        }
         Paginator::post(self, "/v1/search", body)
+    }
+
+    /// `POST /v1/data_sources/{id}/query` asking for `properties` (raw ids) with
+    /// `filter_properties` — every property of the schema, on a version whose lists show
+    /// only the title otherwise (2026-12-01) — split over several requests per page when
+    /// the list is long.
+    pub fn query_properties(&self, data_source_id: &str, body: Value, properties: &[String]) -> Paginator {
+        Paginator::post_properties(
+            self,
+            format!("/v1/data_sources/{data_source_id}/query"),
+            body,
+            properties,
+        )
     }
 
     /// `POST /v1/data_sources/{id}/query` with `body` (filter, sorts).

@@ -178,6 +178,16 @@ impl Client {
         self.send(Method::POST, path, &[], Some(body)).await
     }
 
+    /// `POST path?query` with a JSON body.
+    pub async fn post_query(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: &Value,
+    ) -> Result<Value, NotionError> {
+        self.send(Method::POST, path, query, Some(body)).await
+    }
+
     async fn send(
         &self,
         method: Method,
