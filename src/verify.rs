@@ -197,7 +197,10 @@ pub fn diff(
             &mut d,
             "view",
             &load_raw(conn, "SELECT id, raw FROM views")?,
-            expected.views.iter().map(|(k, v)| (k, (&v.raw, v.in_trash))),
+            expected
+                .views
+                .iter()
+                .map(|(k, v)| (k, (&v.raw, v.in_trash))),
         );
     }
     compare_blocks(&mut d, conn, expected)?;

@@ -345,4 +345,3 @@ async fn sighup_heals_rows_deleted_or_corrupted_in_the_mirror() {
     assert!(!out.status.success(), "no daemon: resync fails");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no running notion-mirror daemon"));
 }
-

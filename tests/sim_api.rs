@@ -226,7 +226,10 @@ async fn every_list_walks_completely_and_exactly_once() {
     by_creation.sort();
     assert_eq!(
         rows,
-        by_creation.into_iter().map(|(_, id)| id).collect::<Vec<_>>(),
+        by_creation
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect::<Vec<_>>(),
         "creation order by default"
     );
 
@@ -825,7 +828,9 @@ async fn query_filters_and_sorts() {
     );
     // Property filters (the SDK's helpers send them) and relative dates are answered.
     let property = json!({ "property": "Done", "checkbox": { "equals": true } });
-    let done = api.walk_post(&path, json!({ "filter": property }), 100).await;
+    let done = api
+        .walk_post(&path, json!({ "filter": property }), 100)
+        .await;
     assert!(done
         .iter()
         .all(|p| p["properties"]["Done"]["checkbox"] == true));
@@ -838,7 +843,8 @@ async fn query_filters_and_sorts() {
         .await;
     assert_eq!(done.len() + open.len(), times.len());
     assert!(!done.is_empty() && !open.is_empty());
-    let recent = json!({ "timestamp": "created_time", "created_time": { "on_or_after": "one_month_ago" } });
+    let recent =
+        json!({ "timestamp": "created_time", "created_time": { "on_or_after": "one_month_ago" } });
     assert_eq!(
         api.walk_post(&path, json!({ "filter": recent }), 100)
             .await
@@ -847,7 +853,10 @@ async fn query_filters_and_sorts() {
         "every generated row was created in the last 30 days"
     );
     let future = json!({ "property": "Due", "date": { "after": "one_month_from_now" } });
-    assert_eq!(api.post(&path, json!({ "filter": future })).await.status, 200);
+    assert_eq!(
+        api.post(&path, json!({ "filter": future })).await.status,
+        200
+    );
     let wrong_type = json!({ "property": "Done", "select": { "equals": "x" } });
     assert_error(
         &api.post(&path, json!({ "filter": wrong_type })).await,
@@ -947,7 +956,10 @@ async fn trashed_objects_are_readable_but_not_listed() {
     let old = page_id(&sim, fx::OLD_DRAFT);
     let r = api.get(&format!("/v1/pages/{old}")).await.body;
     assert_eq!(r["in_trash"], true);
-    assert!(r.get("archived").is_none(), "no `archived` since 2026-03-11");
+    assert!(
+        r.get("archived").is_none(),
+        "no `archived` since 2026-03-11"
+    );
     let v2025 = api
         .send(
             reqwest::Method::GET,

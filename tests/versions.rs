@@ -84,7 +84,11 @@ async fn long_property_lists_are_split_and_rows_stay_complete_on_2026_12_01() {
         queries > 2 * floor_queries,
         "split lists cost one request per share: {queries} vs {floor_queries}"
     );
-    assert_eq!(stats.endpoint("pages.retrieve"), 0, "merged rows are complete");
+    assert_eq!(
+        stats.endpoint("pages.retrieve"),
+        0,
+        "merged rows are complete"
+    );
 }
 
 #[tokio::test]
@@ -108,8 +112,22 @@ async fn lists_show_only_titles_on_2026_12_01_unless_asked_and_archived_is_gone(
             .send()
     };
     let first = |v: Value| v["results"][0].clone();
-    let old = first(query("2025-09-03", &[]).await.unwrap().json().await.unwrap());
-    let new = first(query("2026-12-01", &[]).await.unwrap().json().await.unwrap());
+    let old = first(
+        query("2025-09-03", &[])
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap(),
+    );
+    let new = first(
+        query("2026-12-01", &[])
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap(),
+    );
     let asked = first(
         query("2026-12-01", &["title", "Done"])
             .await

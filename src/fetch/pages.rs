@@ -390,7 +390,11 @@ async fn refetch_short_rows(ctx: &Ctx, pages: &mut Vec<Value>) -> Result<(), Fet
             kept.push(page);
             continue;
         }
-        let Some(id) = page.get("id").and_then(Value::as_str).and_then(ids::normalize) else {
+        let Some(id) = page
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(ids::normalize)
+        else {
             continue;
         };
         ctx.metrics.inc(

@@ -6,6 +6,7 @@
 //! Invariant: this module is the only code that writes mirror tables, and every write goes
 //! through the single writer thread in [`store::Store`].
 
+pub mod known;
 pub mod open;
 pub mod properties;
 pub mod read;

@@ -158,14 +158,18 @@ mod tests {
         let tab = json!({"type": "tab", "tab": {}});
         assert_eq!(block(&tab), "");
         for kind in ["meeting_notes", "transcription"] {
-            let notes = json!({"type": kind, kind: {"title": [rt("Sync")], "status": "notes_ready"}});
+            let notes =
+                json!({"type": kind, kind: {"title": [rt("Sync")], "status": "notes_ready"}});
             assert_eq!(block(&notes), "Sync");
         }
     }
 
     #[test]
     fn icons_of_every_type_render() {
-        assert_eq!(icon(&json!({"type": "emoji", "emoji": "🚀"})).as_deref(), Some("🚀"));
+        assert_eq!(
+            icon(&json!({"type": "emoji", "emoji": "🚀"})).as_deref(),
+            Some("🚀")
+        );
         assert_eq!(
             icon(&json!({"type": "custom_emoji", "custom_emoji": {"id": "x", "name": "party", "url": "u"}})).as_deref(),
             Some(":party:")
@@ -178,8 +182,15 @@ mod tests {
             icon(&json!({"type": "external", "external": {"url": "https://e/x.svg"}})).as_deref(),
             Some("https://e/x.svg")
         );
-        assert_eq!(icon(&json!({"type": "file", "file": {"url": "https://f", "expiry_time": "t"}})).as_deref(), Some("https://f"));
-        assert_eq!(icon(&json!({"type": "future_icon", "future_icon": {}})), None);
+        assert_eq!(
+            icon(&json!({"type": "file", "file": {"url": "https://f", "expiry_time": "t"}}))
+                .as_deref(),
+            Some("https://f")
+        );
+        assert_eq!(
+            icon(&json!({"type": "future_icon", "future_icon": {}})),
+            None
+        );
         assert_eq!(icon(&json!(null)), None);
     }
 }

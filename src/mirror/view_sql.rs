@@ -290,7 +290,12 @@ fn member(value: &Value, kind: &str, what: &str) -> Result<String, String> {
 
 fn list_condition(col: &str, cond: &Value, what: &str, kind: &str) -> Result<String, String> {
     let (op, value) = op_of(cond, what)?;
-    let any = |m: &str| format!("EXISTS (SELECT 1 FROM json_each({col}) WHERE value = {})", lit(m));
+    let any = |m: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM json_each({col}) WHERE value = {})",
+            lit(m)
+        )
+    };
     Ok(match op {
         "is_empty" => format!("coalesce(json_array_length({col}), 0) = 0"),
         "is_not_empty" => format!("coalesce(json_array_length({col}), 0) > 0"),
@@ -362,10 +367,16 @@ fn date_condition(col: &str, cond: &Value, what: &str) -> Result<String, String>
         .as_str()
         .ok_or_else(|| format!("a non-text date on {what}"))?;
     if let Some((_, days, months)) = RELATIVE.iter().find(|(n, ..)| *n == s) {
-        return Ok(format!("date({col}) {cmp} {}", relative_date(*days, *months)));
+        return Ok(format!(
+            "date({col}) {cmp} {}",
+            relative_date(*days, *months)
+        ));
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(format!("date({col}) {cmp} {}", lit(&d.format("%Y-%m-%d").to_string())));
+        return Ok(format!(
+            "date({col}) {cmp} {}",
+            lit(&d.format("%Y-%m-%d").to_string())
+        ));
     }
     let t = chrono::DateTime::parse_from_rfc3339(s)
         .map_err(|_| format!("the date `{s}` on {what}"))?
@@ -514,8 +525,10 @@ fn plan(conn: &Connection) -> Result<Plan, StoreError> {
                 r.get::<_, String>(3)?,
             ))
         })?;
-        rows.map(|r| r.map(|(a, b, c, d)| (a, b, c, serde_json::from_str(&d).unwrap_or(Value::Null))))
-            .collect::<Result<_, _>>()?
+        rows.map(|r| {
+            r.map(|(a, b, c, d)| (a, b, c, serde_json::from_str(&d).unwrap_or(Value::Null)))
+        })
+        .collect::<Result<_, _>>()?
     };
     let mut status = HashMap::new();
     let mut candidates: Vec<(String, String, String)> = Vec::new(); // (view id, base, select)
@@ -523,8 +536,13 @@ fn plan(conn: &Connection) -> Result<Plan, StoreError> {
         let outcome = match ds.as_deref().map(|d| (d, schemas.get(d))) {
             None => Err("a dashboard view has no data source".to_string()),
             Some((d, None)) => Err(format!("data source {d} is not in the mirror")),
-            Some((_, Some(schema))) => translate(&raw, schema)
-                .map(|(sql, note)| (format!("{}__{}", schema.view_name, view_part(&name, &id)), sql, note)),
+            Some((_, Some(schema))) => translate(&raw, schema).map(|(sql, note)| {
+                (
+                    format!("{}__{}", schema.view_name, view_part(&name, &id)),
+                    sql,
+                    note,
+                )
+            }),
         };
         match outcome {
             Ok((base, sql, note)) => {
@@ -640,16 +658,29 @@ mod tests {
         });
         let (sql, note) = translate(&view, &schema()).expect("expressible");
         assert_eq!(note, None);
-        assert!(sql.contains("(\"Status\" IS NULL OR \"Status\" <> 'Done')"), "{sql}");
-        assert!(sql.contains("instr(lower(coalesce(\"Name\", '')), 'ship') > 0"), "{sql}");
-        assert!(sql.contains("date(\"Due\") >= min(date('now', '-1 months')"), "{sql}");
-        assert!(sql.contains("(CASE \"Status\" WHEN 'Todo' THEN 0 WHEN 'Done' THEN 1 END) DESC"), "{sql}");
+        assert!(
+            sql.contains("(\"Status\" IS NULL OR \"Status\" <> 'Done')"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("instr(lower(coalesce(\"Name\", '')), 'ship') > 0"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("date(\"Due\") >= min(date('now', '-1 months')"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("(CASE \"Status\" WHEN 'Todo' THEN 0 WHEN 'Done' THEN 1 END) DESC"),
+            "{sql}"
+        );
         assert!(sql.ends_with("\"created_time\" ASC, \"id\" ASC"), "{sql}");
     }
 
     #[test]
     fn inexpressible_filters_name_their_condition() {
-        let view = json!({"filter": {"property": "Sum", "rollup": {"number": {"greater_than": 1}}}});
+        let view =
+            json!({"filter": {"property": "Sum", "rollup": {"number": {"greater_than": 1}}}});
         let why = translate(&view, &schema()).expect_err("a rollup");
         assert!(why.contains("rollup filter on `Sum`"), "{why}");
         let view = json!({"filter": {"property": "Gone", "title": {"contains": "x"}}});
@@ -663,13 +694,17 @@ mod tests {
         let conn = Connection::open_in_memory().expect("db");
         let shift = |expr: &str, now: &str| -> String {
             let e = expr.replace("'now'", &format!("'{now}'"));
-            conn.query_row(&format!("SELECT {e}"), [], |r| r.get(0)).expect("date")
+            conn.query_row(&format!("SELECT {e}"), [], |r| r.get(0))
+                .expect("date")
         };
         assert_eq!(shift(&relative_date(0, -1), "2026-03-31"), "2026-02-28");
         assert_eq!(shift(&relative_date(0, 1), "2026-01-31"), "2026-02-28");
         assert_eq!(shift(&relative_date(0, 1), "2026-12-31"), "2027-01-31");
         assert_eq!(shift(&relative_date(-7, 0), "2026-03-01"), "2026-02-22");
-        assert_eq!(view_part("My open tasks!", "1a2b3c4d-0000"), "my_open_tasks");
+        assert_eq!(
+            view_part("My open tasks!", "1a2b3c4d-0000"),
+            "my_open_tasks"
+        );
         assert_eq!(view_part("✓", "1a2b3c4d-0000"), "v_1a2b3c4d");
     }
 }

@@ -98,7 +98,12 @@ impl Client {
     /// `filter_properties` — every property of the schema, on a version whose lists show
     /// only the title otherwise (2026-12-01) — split over several requests per page when
     /// the list is long.
-    pub fn query_properties(&self, data_source_id: &str, body: Value, properties: &[String]) -> Paginator {
+    pub fn query_properties(
+        &self,
+        data_source_id: &str,
+        body: Value,
+        properties: &[String],
+    ) -> Paginator {
         Paginator::post_properties(
             self,
             format!("/v1/data_sources/{data_source_id}/query"),

@@ -190,10 +190,7 @@ impl Paginator {
 
 /// Splits `properties` into query strings whose `filter_properties` part stays within
 /// `budget` bytes (URL-encoded); always at least one (possibly empty) query.
-pub fn split_properties(
-    properties: &[String],
-    budget: usize,
-) -> Vec<Vec<(&'static str, String)>> {
+pub fn split_properties(properties: &[String], budget: usize) -> Vec<Vec<(&'static str, String)>> {
     let encoded_len = |s: &str| -> usize {
         s.bytes()
             .map(|b| {

@@ -24,10 +24,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
 use super::handlers;
-use super::views;
 use super::render::with_request_id;
 use super::stats::Counted;
 use super::version::{self, NotionVersion};
+use super::views;
 use super::{lock, Inner};
 
 /// The Notion-Version the simulator's own tools (crawls, the demo) send by default; it

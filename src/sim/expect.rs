@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 
 use super::model::{Comment, Holder, Workspace};
 use super::properties::Mode;
-use super::version::{adapt_object, NotionVersion};
 use super::render::{
     block_json, comment_json, data_source_json, database_json, page_json, user_json,
 };
+use super::version::{adapt_object, NotionVersion};
 
 /// Builds the expected mirror content of a mirror speaking `version`.
 pub(crate) fn expected(ws: &Workspace, version: NotionVersion) -> Expected {

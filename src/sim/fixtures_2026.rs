@@ -38,14 +38,18 @@ pub(crate) fn build(g: &mut Gen) {
     agent_tasks(g, &agent, &page);
     // Fixtures: random churn edits their values and content but never trashes, moves or
     // revokes them.
-    let fixed: Vec<String> = g
-        .ws
-        .pages
-        .values()
-        .filter(|p| p.created_time >= g.ws.pages[&page].created_time)
-        .map(|p| p.id.clone())
-        .chain(g.ws.databases.values().filter(|d| d.created_time >= g.ws.pages[&page].created_time).map(|d| d.id.clone()))
-        .collect();
+    let fixed: Vec<String> =
+        g.ws.pages
+            .values()
+            .filter(|p| p.created_time >= g.ws.pages[&page].created_time)
+            .map(|p| p.id.clone())
+            .chain(
+                g.ws.databases
+                    .values()
+                    .filter(|d| d.created_time >= g.ws.pages[&page].created_time)
+                    .map(|d| d.id.clone()),
+            )
+            .collect();
     g.ws.protected.extend(fixed);
     let mut rng = SimRng::new(g.cfg.seed ^ 0x5EED_2026);
     views(g, &mut rng);
@@ -85,7 +89,10 @@ fn blocks_page(g: &mut Gen) -> String {
     let tabs = g.block(top(), "tab", json!({}));
     for (label, icon) in [
         ("Overview", json!({ "type": "emoji", "emoji": "📌" })),
-        ("Details", json!({ "type": "icon", "icon": { "name": "document", "color": "gray" } })),
+        (
+            "Details",
+            json!({ "type": "icon", "icon": { "name": "document", "color": "gray" } }),
+        ),
     ] {
         let tab = g.block(
             Holder::Block(tabs.clone()),
@@ -133,10 +140,22 @@ fn blocks_page(g: &mut Gen) -> String {
     // Pages with the other icon types.
     let t = g.end;
     let icons = [
-        ("Custom emoji icon", json!({ "type": "custom_emoji", "custom_emoji": { "id": g.rng.uuid(), "name": "party", "url": "https://example.com/party.png" } })),
-        ("External icon", json!({ "type": "external", "external": { "url": "https://example.com/icon.svg" } })),
-        ("Hosted icon", json!({ "type": "file", "file": { "url": "https://prod-files-secure.s3.us-west-2.amazonaws.com/icon.png", "expiry_time": super::util::fmt_millis(t) } })),
-        ("Future icon", json!({ "type": FUTURE_ICON_TYPE, FUTURE_ICON_TYPE: { "glyph": "✶" } })),
+        (
+            "Custom emoji icon",
+            json!({ "type": "custom_emoji", "custom_emoji": { "id": g.rng.uuid(), "name": "party", "url": "https://example.com/party.png" } }),
+        ),
+        (
+            "External icon",
+            json!({ "type": "external", "external": { "url": "https://example.com/icon.svg" } }),
+        ),
+        (
+            "Hosted icon",
+            json!({ "type": "file", "file": { "url": "https://prod-files-secure.s3.us-west-2.amazonaws.com/icon.png", "expiry_time": super::util::fmt_millis(t) } }),
+        ),
+        (
+            "Future icon",
+            json!({ "type": FUTURE_ICON_TYPE, FUTURE_ICON_TYPE: { "glyph": "✶" } }),
+        ),
     ];
     for (title, icon) in icons {
         g.page(Parent::Page(page.clone()), richtext::plain(title), icon);
@@ -147,13 +166,12 @@ fn blocks_page(g: &mut Gen) -> String {
 
 /// A page's `last_edited_time` covers its blocks (generated after `finish`).
 fn cover_content(g: &mut Gen, page: &str) {
-    let newest = g
-        .ws
-        .blocks
-        .values()
-        .filter(|b| b.page_id == page)
-        .map(|b| b.last_edited_time)
-        .max();
+    let newest =
+        g.ws.blocks
+            .values()
+            .filter(|b| b.page_id == page)
+            .map(|b| b.last_edited_time)
+            .max();
     if let (Some(t), Some(p)) = (newest, g.ws.pages.get_mut(page)) {
         if t > p.last_edited_time {
             p.last_edited_time = t;
@@ -178,7 +196,12 @@ fn agent_tasks(g: &mut Gen, agent: &str, page: &str) {
         },
         None,
     );
-    g.add_prop(&ds, "Opaque formula", PropKind::Formula(FormulaDef::Unsupported), None);
+    g.add_prop(
+        &ds,
+        "Opaque formula",
+        PropKind::Formula(FormulaDef::Unsupported),
+        None,
+    );
     g.add_prop(
         &ds,
         "Median rollup",
@@ -239,7 +262,16 @@ fn views(g: &mut Gen, rng: &mut SimRng) {
     };
     for (ds, db) in &sources {
         let id = g.ws.new_id();
-        g.ws.insert_view(id, db, Some(ds), "Default view", "table", (Value::Null, Value::Null), at, &author);
+        g.ws.insert_view(
+            id,
+            db,
+            Some(ds),
+            "Default view",
+            "table",
+            (Value::Null, Value::Null),
+            at,
+            &author,
+        );
         for n in 0..rng.range(0, 3) {
             let Some(source) = g.ws.data_sources.get(ds) else {
                 continue;
@@ -247,7 +279,16 @@ fn views(g: &mut Gen, rng: &mut SimRng) {
             let query = (random_filter(&g.ws, source, rng), random_sorts(source, rng));
             let vtype = rng.pick(VIEW_TYPES).copied().unwrap_or("table");
             let id = g.ws.new_id();
-            g.ws.insert_view(id, db, Some(ds), &format!("View {}", n + 1), vtype, query, at, &author);
+            g.ws.insert_view(
+                id,
+                db,
+                Some(ds),
+                &format!("View {}", n + 1),
+                vtype,
+                query,
+                at,
+                &author,
+            );
         }
     }
     checks(g, at, &author);
@@ -288,18 +329,66 @@ fn checks(g: &mut Gen, at: chrono::DateTime<chrono::Utc>, author: &str) {
         .unwrap_or_default();
     let p = id_of;
     let checks: Vec<(&str, Value, Value)> = vec![
-        ("title contains", json!({ "property": p("Name"), "title": { "contains": "THE" } }), json!([{ "property": p("Name"), "direction": "ascending" }])),
-        ("text is empty", json!({ "property": p("Owner's \"Team\""), "rich_text": { "is_empty": true } }), Value::Null),
-        ("number", json!({ "property": "Estimate", "number": { "greater_than_or_equal_to": 3 } }), json!([{ "property": p("Estimate"), "direction": "descending" }])),
-        ("checkbox", json!({ "property": p("Done"), "checkbox": { "equals": false } }), json!([{ "timestamp": "last_edited_time", "direction": "descending" }])),
-        ("status", json!({ "property": p("Status"), "status": { "does_not_equal": "Done" } }), json!([{ "property": p("Status"), "direction": "ascending" }])),
-        ("select", json!({ "property": p("Priorité ✓"), "select": { "equals": "P1" } }), json!([{ "property": p("Priorité ✓"), "direction": "descending" }, { "property": p("Name"), "direction": "ascending" }])),
-        ("multi_select", json!({ "property": p("Tags"), "multi_select": { "contains": "backend" } }), Value::Null),
-        ("date", json!({ "property": p("Due"), "date": { "on_or_after": "2026-08-10" } }), json!([{ "property": p("Due"), "direction": "ascending" }])),
-        ("relative date", json!({ "or": [ { "property": p("Due"), "date": { "before": "today" } }, { "timestamp": "created_time", "created_time": { "on_or_after": "one_month_ago" } } ] }), json!([{ "timestamp": "created_time", "direction": "ascending" }])),
-        ("people", json!({ "property": p("Assignee"), "people": { "contains": person } }), Value::Null),
-        ("relation", json!({ "property": p("Project"), "relation": { "contains": project } }), Value::Null),
-        ("nested", json!({ "and": [ { "property": p("Done"), "checkbox": { "equals": false } }, { "or": [ { "property": p("Due"), "date": { "is_empty": true } }, { "property": p("Link"), "url": { "is_not_empty": true } } ] } ] }), json!([{ "property": p("Due"), "direction": "descending" }])),
+        (
+            "title contains",
+            json!({ "property": p("Name"), "title": { "contains": "THE" } }),
+            json!([{ "property": p("Name"), "direction": "ascending" }]),
+        ),
+        (
+            "text is empty",
+            json!({ "property": p("Owner's \"Team\""), "rich_text": { "is_empty": true } }),
+            Value::Null,
+        ),
+        (
+            "number",
+            json!({ "property": "Estimate", "number": { "greater_than_or_equal_to": 3 } }),
+            json!([{ "property": p("Estimate"), "direction": "descending" }]),
+        ),
+        (
+            "checkbox",
+            json!({ "property": p("Done"), "checkbox": { "equals": false } }),
+            json!([{ "timestamp": "last_edited_time", "direction": "descending" }]),
+        ),
+        (
+            "status",
+            json!({ "property": p("Status"), "status": { "does_not_equal": "Done" } }),
+            json!([{ "property": p("Status"), "direction": "ascending" }]),
+        ),
+        (
+            "select",
+            json!({ "property": p("Priorité ✓"), "select": { "equals": "P1" } }),
+            json!([{ "property": p("Priorité ✓"), "direction": "descending" }, { "property": p("Name"), "direction": "ascending" }]),
+        ),
+        (
+            "multi_select",
+            json!({ "property": p("Tags"), "multi_select": { "contains": "backend" } }),
+            Value::Null,
+        ),
+        (
+            "date",
+            json!({ "property": p("Due"), "date": { "on_or_after": "2026-08-10" } }),
+            json!([{ "property": p("Due"), "direction": "ascending" }]),
+        ),
+        (
+            "relative date",
+            json!({ "and": [ { "property": p("Due"), "date": { "before": "today" } }, { "timestamp": "created_time", "created_time": { "on_or_after": "one_month_ago" } } ] }),
+            json!([{ "timestamp": "created_time", "direction": "ascending" }]),
+        ),
+        (
+            "people",
+            json!({ "property": p("Assignee"), "people": { "contains": person } }),
+            Value::Null,
+        ),
+        (
+            "relation",
+            json!({ "property": p("Project"), "relation": { "contains": project } }),
+            Value::Null,
+        ),
+        (
+            "nested",
+            json!({ "and": [ { "property": p("Done"), "checkbox": { "equals": false } }, { "or": [ { "property": p("Due"), "date": { "is_empty": true } }, { "property": p("Link"), "url": { "is_not_empty": true } } ] } ] }),
+            json!([{ "property": p("Due"), "direction": "descending" }]),
+        ),
     ];
     let mut checks = checks;
     // Rollup values in page objects stop at 25 references (facts §4.2): inexpressible.

@@ -34,7 +34,11 @@ pub(crate) fn configuration(ds: Option<&DataSource>, vtype: &str) -> Value {
         .collect();
     match vtype {
         "table" | "list" | "gallery" => json!({ "type": vtype, "properties": props }),
-        "calendar" | "timeline" => match ds.properties.iter().find(|p| matches!(p.kind, PropKind::Date)) {
+        "calendar" | "timeline" => match ds
+            .properties
+            .iter()
+            .find(|p| matches!(p.kind, PropKind::Date))
+        {
             Some(d) => json!({ "type": vtype, "date_property_id": encode_uri_component(&d.id) }),
             None => json!({ "type": vtype }),
         },
@@ -57,10 +61,8 @@ impl Workspace {
         author: &str,
     ) {
         let seq = self.next_seq();
-        let configuration = configuration(
-            data_source_id.and_then(|d| self.data_sources.get(d)),
-            vtype,
-        );
+        let configuration =
+            configuration(data_source_id.and_then(|d| self.data_sources.get(d)), vtype);
         self.views.insert(
             id.clone(),
             View {
@@ -166,8 +168,7 @@ impl Tx<'_> {
             return Err(SimError::NotFound(ds.to_string()));
         };
         if !filter.is_null() {
-            super::query::parse_filter(filter, 0, d)
-                .map_err(|e| SimError::Invalid(e.message))?;
+            super::query::parse_filter(filter, 0, d).map_err(|e| SimError::Invalid(e.message))?;
         }
         super::query::parse_sorts(Some(sorts), d).map_err(|e| SimError::Invalid(e.message))?;
         Ok(())
@@ -193,7 +194,9 @@ impl Tx<'_> {
                 sorts.unwrap_or(&old.sorts),
             )?;
         } else if filter.is_some() || sorts.is_some() {
-            return Err(SimError::Invalid("a dashboard view has no filter or sorts".into()));
+            return Err(SimError::Invalid(
+                "a dashboard view has no filter or sorts".into(),
+            ));
         }
         let mut fields = Vec::new();
         let (now, author) = (self.now, self.author.clone());
@@ -281,13 +284,21 @@ pub fn random_sorts(ds: &DataSource, rng: &mut SimRng) -> Value {
     let n = rng.range(0, 2);
     let mut out = Vec::new();
     for _ in 0..n {
-        let dir = if rng.chance(0.5) { "ascending" } else { "descending" };
+        let dir = if rng.chance(0.5) {
+            "ascending"
+        } else {
+            "descending"
+        };
         match rng.pick(&sortable) {
             Some(p) if rng.chance(0.8) => {
                 out.push(json!({ "property": encode_uri_component(&p.id), "direction": dir }))
             }
             _ => {
-                let ts = if rng.chance(0.5) { "created_time" } else { "last_edited_time" };
+                let ts = if rng.chance(0.5) {
+                    "created_time"
+                } else {
+                    "last_edited_time"
+                };
                 out.push(json!({ "timestamp": ts, "direction": dir }));
             }
         }
@@ -310,7 +321,11 @@ fn condition(ws: &Workspace, ds: &DataSource, rng: &mut SimRng) -> Option<Value>
     let sample = rng.pick(&rows).copied();
     let props = stable(ds);
     if props.is_empty() || rng.chance(0.12) {
-        let ts = if rng.chance(0.5) { "created_time" } else { "last_edited_time" };
+        let ts = if rng.chance(0.5) {
+            "created_time"
+        } else {
+            "last_edited_time"
+        };
         let op = *rng.pick(&["on_or_after", "before", "after", "on_or_before"])?;
         let value = match sample {
             Some(p) if rng.chance(0.5) => fmt_minute(if ts == "created_time" {
@@ -328,11 +343,19 @@ fn condition(ws: &Workspace, ds: &DataSource, rng: &mut SimRng) -> Option<Value>
     let value = sample.map(|p| value_json(ws, p, ds, prop, Mode::Full));
     let v = value.unwrap_or(Value::Null);
     let empty = |rng: &mut SimRng| {
-        let op = if rng.chance(0.5) { "is_empty" } else { "is_not_empty" };
+        let op = if rng.chance(0.5) {
+            "is_empty"
+        } else {
+            "is_not_empty"
+        };
         json!({ op: true })
     };
     let cond = match &prop.kind {
-        PropKind::Title | PropKind::RichText | PropKind::Url | PropKind::Email | PropKind::PhoneNumber => {
+        PropKind::Title
+        | PropKind::RichText
+        | PropKind::Url
+        | PropKind::Email
+        | PropKind::PhoneNumber => {
             let text = match &prop.kind {
                 PropKind::Title | PropKind::RichText => {
                     plain_text(v.as_array().map_or(&[][..], Vec::as_slice))
@@ -382,24 +405,46 @@ fn condition(ws: &Workspace, ds: &DataSource, rng: &mut SimRng) -> Option<Value>
             _ => empty(rng),
         },
         PropKind::Checkbox => {
-            let op = if rng.chance(0.7) { "equals" } else { "does_not_equal" };
+            let op = if rng.chance(0.7) {
+                "equals"
+            } else {
+                "does_not_equal"
+            };
             json!({ op: rng.chance(0.5) })
         }
         PropKind::Select { .. } | PropKind::Status { .. } => {
-            let names: Vec<&str> = prop.kind.options().iter().map(|o| o.name.as_str()).collect();
+            let names: Vec<&str> = prop
+                .kind
+                .options()
+                .iter()
+                .map(|o| o.name.as_str())
+                .collect();
             match rng.pick(&names) {
                 Some(n) if rng.chance(0.85) => {
-                    let op = if rng.chance(0.7) { "equals" } else { "does_not_equal" };
+                    let op = if rng.chance(0.7) {
+                        "equals"
+                    } else {
+                        "does_not_equal"
+                    };
                     json!({ op: n })
                 }
                 _ => empty(rng),
             }
         }
         PropKind::MultiSelect { .. } => {
-            let names: Vec<&str> = prop.kind.options().iter().map(|o| o.name.as_str()).collect();
+            let names: Vec<&str> = prop
+                .kind
+                .options()
+                .iter()
+                .map(|o| o.name.as_str())
+                .collect();
             match rng.pick(&names) {
                 Some(n) if rng.chance(0.85) => {
-                    let op = if rng.chance(0.7) { "contains" } else { "does_not_contain" };
+                    let op = if rng.chance(0.7) {
+                        "contains"
+                    } else {
+                        "does_not_contain"
+                    };
                     json!({ op: n })
                 }
                 _ => empty(rng),
@@ -417,7 +462,11 @@ fn condition(ws: &Workspace, ds: &DataSource, rng: &mut SimRng) -> Option<Value>
                 .unwrap_or_default();
             match rng.pick(&ids) {
                 Some(id) if rng.chance(0.85) => {
-                    let op = if rng.chance(0.7) { "contains" } else { "does_not_contain" };
+                    let op = if rng.chance(0.7) {
+                        "contains"
+                    } else {
+                        "does_not_contain"
+                    };
                     json!({ op: id })
                 }
                 _ if matches!(prop.kind, PropKind::People) && rng.chance(0.3) => {
@@ -430,7 +479,8 @@ fn condition(ws: &Workspace, ds: &DataSource, rng: &mut SimRng) -> Option<Value>
             let start = v.get("start").and_then(Value::as_str).map(str::to_string);
             match start {
                 Some(s) if rng.chance(0.85) => {
-                    let op = *rng.pick(&["equals", "before", "after", "on_or_before", "on_or_after"])?;
+                    let op =
+                        *rng.pick(&["equals", "before", "after", "on_or_before", "on_or_after"])?;
                     let value = if rng.chance(0.3) {
                         rng.pick(super::query::RELATIVE_NAMES)?.to_string()
                     } else if rng.chance(0.5) {

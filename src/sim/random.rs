@@ -54,7 +54,10 @@ impl View<'_> {
     fn live(&self, p: &Page) -> bool {
         !p.in_trash
             && self.ws.visible(&p.id)
-            && self.ws.row_source(p).is_none_or(|ds| !self.ws.ds_trashed(ds))
+            && self
+                .ws
+                .row_source(p)
+                .is_none_or(|ds| !self.ws.ds_trashed(ds))
     }
 
     fn is_row(&self, p: &Page) -> bool {

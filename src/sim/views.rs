@@ -115,7 +115,12 @@ pub(crate) fn list_views(ws: &Workspace, q: &[(String, String)]) -> Result<Value
     let items: Vec<(SortKey, Value)> = views
         .iter()
         .enumerate()
-        .map(|(i, v)| (SortKey::seq(i as u64), json!({ "object": "view", "id": v.id })))
+        .map(|(i, v)| {
+            (
+                SortKey::seq(i as u64),
+                json!({ "object": "view", "id": v.id }),
+            )
+        })
         .collect();
     let tag = format!("v:{}", views.first().map_or("", |v| v.database_id.as_str()));
     let w = paginate(&tag, items, &req, None)?;
@@ -134,9 +139,10 @@ pub(crate) fn retrieve_view(ws: &Workspace, raw: &str) -> Result<Value, ApiError
 /// order (ties: creation minute, then id). Errors when the view cannot be queried (a
 /// dashboard, a missing data source, a filter naming a property the schema lacks).
 pub fn run_view(ws: &Workspace, view: &View) -> Result<Vec<String>, ApiError> {
-    let ds_id = view.data_source_id.as_deref().ok_or_else(|| {
-        ApiError::validation("A dashboard view has no data source to query.")
-    })?;
+    let ds_id = view
+        .data_source_id
+        .as_deref()
+        .ok_or_else(|| ApiError::validation("A dashboard view has no data source to query."))?;
     let ds = ws
         .data_sources
         .get(ds_id)
@@ -181,14 +187,20 @@ pub(crate) struct QueryCache {
 
 impl QueryCache {
     fn expire(&mut self, now: Instant) {
-        self.queries.retain(|_, q| now.duration_since(q.created) < QUERY_TTL);
+        self.queries
+            .retain(|_, q| now.duration_since(q.created) < QUERY_TTL);
     }
 }
 
 fn page_refs(ids: &[String]) -> Vec<(SortKey, Value)> {
     ids.iter()
         .enumerate()
-        .map(|(i, id)| (SortKey::seq(i as u64), json!({ "object": "page", "id": id })))
+        .map(|(i, id)| {
+            (
+                SortKey::seq(i as u64),
+                json!({ "object": "page", "id": id }),
+            )
+        })
         .collect()
 }
 
@@ -245,11 +257,7 @@ pub(crate) fn create_query(
     Ok(answer)
 }
 
-fn cached<'a>(
-    cache: &'a mut QueryCache,
-    view: &str,
-    query: &str,
-) -> Result<&'a Cached, ApiError> {
+fn cached<'a>(cache: &'a mut QueryCache, view: &str, query: &str) -> Result<&'a Cached, ApiError> {
     cache.expire(Instant::now());
     let view = path_id(view, "view")?;
     let query = path_id(query, "query")?;
@@ -284,7 +292,11 @@ pub(crate) fn query_results(
 }
 
 /// `DELETE /v1/views/{id}/queries/{query_id}`.
-pub(crate) fn delete_query(cache: &mut QueryCache, view: &str, query: &str) -> Result<Value, ApiError> {
+pub(crate) fn delete_query(
+    cache: &mut QueryCache,
+    view: &str,
+    query: &str,
+) -> Result<Value, ApiError> {
     cached(cache, view, query)?;
     let id = crate::ids::normalize_or_keep(query);
     cache.queries.remove(&id);

@@ -54,8 +54,7 @@ pub fn open(config: &Config) -> Connection {
 /// The differences between the mirror and the simulated workspace (empty = equal).
 pub fn differences(sim: &Sim, config: &Config, scope: Scope) -> Vec<String> {
     let conn = open(config);
-    verify::diff(&conn, &sim.expected_for(config.notion_version), scope)
-        .expect("comparison runs")
+    verify::diff(&conn, &sim.expected_for(config.notion_version), scope).expect("comparison runs")
 }
 
 #[track_caller]

@@ -78,9 +78,9 @@ fn of_json(kind: &PropKind, v: &Value) -> Cell {
         PropKind::Number { .. } => Cell::Number(v.as_f64()),
         PropKind::UniqueId { .. } => Cell::Number(v.get("number").and_then(Value::as_f64)),
         PropKind::Checkbox => Cell::Bool(v.as_bool().unwrap_or(false)),
-        PropKind::Select { .. } | PropKind::Status { .. } => Cell::Option(
-            v.get("name").and_then(Value::as_str).map(str::to_string),
-        ),
+        PropKind::Select { .. } | PropKind::Status { .. } => {
+            Cell::Option(v.get("name").and_then(Value::as_str).map(str::to_string))
+        }
         PropKind::MultiSelect { .. } => Cell::List(ids(v, "name")),
         PropKind::People | PropKind::Relation { .. } => Cell::List(ids(v, "id")),
         PropKind::CreatedBy | PropKind::LastEditedBy => Cell::List(

@@ -138,9 +138,9 @@ pub(crate) fn parse_filter(v: &Value, depth: usize, ds: &DataSource) -> Result<F
         }
     }
     if let Some(name) = obj.get("property") {
-        let name = name
-            .as_str()
-            .ok_or_else(|| bad("body failed validation: body.filter.property should be a string."))?;
+        let name = name.as_str().ok_or_else(|| {
+            bad("body failed validation: body.filter.property should be a string.")
+        })?;
         let prop = find_property(ds, name)
             .ok_or_else(|| bad(format!("Could not find property with name or id: {name}")))?;
         return property_filter(obj, prop);
@@ -150,9 +150,11 @@ pub(crate) fn parse_filter(v: &Value, depth: usize, ds: &DataSource) -> Result<F
         Some("last_edited_time") => (Target::Edited, "last_edited_time"),
         _ => return Err(bad("body failed validation: body.filter should have `property` or `timestamp` (`created_time` or `last_edited_time`), or `and`/`or`.")),
     };
-    let cond = obj
-        .get(key)
-        .ok_or_else(|| bad(format!("body failed validation: body.filter.{key} should be defined.")))?;
+    let cond = obj.get(key).ok_or_else(|| {
+        bad(format!(
+            "body failed validation: body.filter.{key} should be defined."
+        ))
+    })?;
     Ok(Filter::Cond {
         target,
         cond: date_cond(cond, key)?,
@@ -162,15 +164,12 @@ pub(crate) fn parse_filter(v: &Value, depth: usize, ds: &DataSource) -> Result<F
 /// A property by name, encoded id or raw id (the API accepts names and ids; 2026-03-30
 /// fixed percent-encoded ids in views).
 pub(crate) fn find_property<'a>(ds: &'a DataSource, key: &str) -> Option<&'a PropSchema> {
-    ds.properties
-        .iter()
-        .find(|p| p.name == key)
-        .or_else(|| {
-            let decoded = super::util::percent_decode(key);
-            ds.properties.iter().find(|p| {
-                p.id == key || p.id == decoded || super::util::encode_uri_component(&p.id) == key
-            })
+    ds.properties.iter().find(|p| p.name == key).or_else(|| {
+        let decoded = super::util::percent_decode(key);
+        ds.properties.iter().find(|p| {
+            p.id == key || p.id == decoded || super::util::encode_uri_component(&p.id) == key
         })
+    })
 }
 
 fn property_filter(
@@ -222,10 +221,11 @@ fn property_filter(
 
 /// The single `{operator: value}` pair of a condition object.
 fn op_of<'a>(v: &'a Value, what: &str) -> Result<(&'a str, &'a Value), ApiError> {
-    let obj = v
-        .as_object()
-        .filter(|o| o.len() == 1)
-        .ok_or_else(|| bad(format!("body failed validation: the {what} condition should have exactly one operator.")))?;
+    let obj = v.as_object().filter(|o| o.len() == 1).ok_or_else(|| {
+        bad(format!(
+            "body failed validation: the {what} condition should have exactly one operator."
+        ))
+    })?;
     let (k, v) = obj.iter().next().ok_or_else(|| bad("empty condition"))?;
     Ok((k.as_str(), v))
 }
@@ -239,7 +239,9 @@ fn existence(op: &str, v: &Value) -> Option<Result<Cond, ApiError>> {
     Some(if v.as_bool() == Some(true) {
         Ok(Cond::Empty(flag))
     } else {
-        Err(bad(format!("body failed validation: `{op}` should be `true`.")))
+        Err(bad(format!(
+            "body failed validation: `{op}` should be `true`."
+        )))
     })
 }
 
@@ -263,9 +265,11 @@ fn text_cond(v: &Value, what: &str) -> Result<Cond, ApiError> {
         "ends_with" => TextOp::EndsWith,
         other => return Err(unsupported(other, what)),
     };
-    let s = value
-        .as_str()
-        .ok_or_else(|| bad(format!("body failed validation: the {what} value should be a string.")))?;
+    let s = value.as_str().ok_or_else(|| {
+        bad(format!(
+            "body failed validation: the {what} value should be a string."
+        ))
+    })?;
     Ok(Cond::Text(op, s.to_string()))
 }
 
@@ -283,9 +287,11 @@ fn number_cond(v: &Value, what: &str) -> Result<Cond, ApiError> {
         "less_than_or_equal_to" => NumOp::LessOrEqual,
         other => return Err(unsupported(other, what)),
     };
-    let n = value
-        .as_f64()
-        .ok_or_else(|| bad(format!("body failed validation: the {what} value should be a number.")))?;
+    let n = value.as_f64().ok_or_else(|| {
+        bad(format!(
+            "body failed validation: the {what} value should be a number."
+        ))
+    })?;
     Ok(Cond::Number(op, n))
 }
 
@@ -312,9 +318,11 @@ fn option_cond(v: &Value, what: &str) -> Result<Cond, ApiError> {
         "does_not_equal" => false,
         other => return Err(unsupported(other, what)),
     };
-    let s = value
-        .as_str()
-        .ok_or_else(|| bad(format!("body failed validation: the {what} value should be a string.")))?;
+    let s = value.as_str().ok_or_else(|| {
+        bad(format!(
+            "body failed validation: the {what} value should be a string."
+        ))
+    })?;
     Ok(Cond::Option(eq, s.to_string()))
 }
 
@@ -328,9 +336,11 @@ fn contains_cond(v: &Value, what: &str) -> Result<Cond, ApiError> {
         "does_not_contain" => false,
         other => return Err(unsupported(other, what)),
     };
-    let s = value
-        .as_str()
-        .ok_or_else(|| bad(format!("body failed validation: the {what} value should be a string.")))?;
+    let s = value.as_str().ok_or_else(|| {
+        bad(format!(
+            "body failed validation: the {what} value should be a string."
+        ))
+    })?;
     // People and relation values are ids: compare canonical forms; "me" stays as it is.
     let s = crate::ids::normalize(s).unwrap_or_else(|| s.to_string());
     Ok(Cond::Contains(contains, s))
@@ -358,9 +368,11 @@ fn date_cond(v: &Value, what: &str) -> Result<Cond, ApiError> {
             )))
         }
     };
-    let s = value
-        .as_str()
-        .ok_or_else(|| bad(format!("body failed validation: body.filter.{what}.{op:?} should be a string.")))?;
+    let s = value.as_str().ok_or_else(|| {
+        bad(format!(
+            "body failed validation: body.filter.{what}.{op:?} should be a string."
+        ))
+    })?;
     let value = DateValue::parse(s).ok_or_else(|| {
         bad(format!("body failed validation: body.filter.{what} should be a valid ISO 8601 date string or a relative date (today, tomorrow, yesterday, one_week_ago, one_week_from_now, one_month_ago, one_month_from_now), instead was `\"{s}\"`."))
     })?;

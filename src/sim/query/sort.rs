@@ -56,8 +56,11 @@ fn parse_one(s: &Value, ds: &DataSource) -> Result<Sort, ApiError> {
         .get("property")
         .and_then(Value::as_str)
         .ok_or_else(|| bad("body failed validation: each sort needs `property` or `timestamp`."))?;
-    let prop = find_property(ds, name)
-        .ok_or_else(|| bad(format!("Could not find sort property with name or id: {name}")))?;
+    let prop = find_property(ds, name).ok_or_else(|| {
+        bad(format!(
+            "Could not find sort property with name or id: {name}"
+        ))
+    })?;
     match prop.kind {
         PropKind::CreatedTime => Ok(Sort::Created(desc)),
         PropKind::LastEditedTime => Ok(Sort::Edited(desc)),
