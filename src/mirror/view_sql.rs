@@ -587,9 +587,13 @@ fn plan(conn: &Connection) -> Result<Plan, StoreError> {
 /// those whose SQL changed; records each view's SQL view name and note. Returns how many
 /// SQL views were created or replaced.
 pub fn rebuild_all(conn: &Connection) -> Result<usize, StoreError> {
-    let Plan { wanted, status } = plan(conn)?;
+    let Plan { wanted, mut status } = plan(conn)?;
+    // Recorded and still present (a SQL view dropped by hand is created again).
     let existing: HashMap<String, String> = {
-        let mut stmt = conn.prepare("SELECT name, sql FROM view_sql")?;
+        let mut stmt = conn.prepare(
+            "SELECT v.name, CASE WHEN m.name IS NULL THEN '' ELSE v.sql END
+             FROM view_sql v LEFT JOIN sqlite_master m ON m.type = 'view' AND m.name = v.name",
+        )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
@@ -611,6 +615,13 @@ pub fn rebuild_all(conn: &Connection) -> Result<usize, StoreError> {
         if let Err(e) = conn.execute_batch(&create) {
             // A user's own object holds the name: leave theirs.
             tracing::warn!(view = %name, error = %e, "SQL view over a Notion view could not be created");
+            status.insert(
+                view_id.clone(),
+                (
+                    None,
+                    Some(format!("the name `{name}` is taken by another object")),
+                ),
+            );
             continue;
         }
         conn.execute(
