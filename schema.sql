@@ -266,3 +266,44 @@ CREATE TABLE sweep_items (
 -- (SIGHUP / `notion-mirror resync`). `finished_at` is when its listings ended; `settled_at`
 -- when the last work item it queued was done (its watermark moved then).
 ALTER TABLE sync_runs ADD COLUMN settled_at TEXT;
+
+-- migration: 5
+-- Notion's 2026 API (docs/notion-2026.md, docs/views.md): database views mirrored, and
+-- runnable as SQL; Custom Agents among users; page icons of every type rendered.
+
+-- Database views (Views API): one row per view of a mirrored database. Filled by the full
+-- sweep (views listed per database, each retrieved) and refreshed on `view.*` webhooks; a
+-- view a direct GET can no longer read is removed with a tombstone.
+CREATE TABLE views (
+    id             TEXT PRIMARY KEY,
+    raw            TEXT NOT NULL,
+    database_id    TEXT,                    -- parent.database_id
+    data_source_id TEXT,                    -- the data source it shows; NULL: a dashboard
+    name           TEXT NOT NULL DEFAULT '',
+    type           TEXT NOT NULL,           -- table, board, calendar, timeline, gallery,
+                                            -- list, form, chart, map, dashboard
+    filter         TEXT,                    -- JSON as Notion gives it; NULL: no filter
+    sorts          TEXT,                    -- JSON array; NULL: no sorts
+    synced_at      TEXT NOT NULL,
+    sql_view       TEXT,                    -- extension: the SQL view `<typed view>__<view>`
+    sql_note       TEXT                     -- extension: why there is none (the condition
+                                            -- SQL cannot express exactly), or what it omits
+);
+CREATE INDEX views_database ON views (database_id);
+CREATE INDEX views_data_source ON views (data_source_id);
+
+-- SQL views this program created over Notion views (so it never drops a view a user made).
+CREATE TABLE view_sql (
+    name    TEXT PRIMARY KEY,
+    view_id TEXT NOT NULL,
+    sql     TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- extension: a Custom Agent's id (bot users that are agents; changelog 2026-10-15).
+-- `users.name` was always nullable: a person may have no name (upgrade guide 2026-12-01).
+ALTER TABLE users ADD COLUMN agent_id TEXT;
+
+-- extension: the page's icon as text — the emoji, `:name:` of a custom emoji, `name
+-- (color)` of a native icon, the URL of an external or hosted image; NULL: none (and for
+-- an icon type this version does not know; `raw ->> '$.icon'` has it).
+ALTER TABLE pages ADD COLUMN icon TEXT;

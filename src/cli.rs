@@ -118,6 +118,9 @@ pub struct CommonArgs {
     /// Notion API base URL [default: https://api.notion.com]
     #[arg(long, env = "NOTION_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
+    /// Notion-Version to speak: 2025-09-03, 2026-03-11 or 2026-12-01 [default: 2026-03-11]
+    #[arg(long, env = "NOTION_MIRROR_NOTION_VERSION", value_name = "VERSION")]
+    pub notion_version: Option<String>,
     /// Notion requests per second, on average, for the whole process [default: 3]
     #[arg(long, env = "NOTION_MIRROR_RATE", value_name = "N")]
     pub rate: Option<f64>,
@@ -252,6 +255,7 @@ impl CommonArgs {
             config: self.config.clone(),
             db: self.db.clone(),
             api_url: self.api_url.clone(),
+            notion_version: self.notion_version.clone(),
             rate: self.rate,
             token_file: self.token_file.clone(),
             workers: self.workers,

@@ -52,6 +52,12 @@ pub struct Config {
     /// by [`Config::require_token`], so `status` and `retry` work without the token.
     pub token_problem: Option<String>,
     pub api_url: String,
+    /// The `Notion-Version` spoken (`--notion-version`, `NOTION_MIRROR_NOTION_VERSION`,
+    /// `notion_version`): 2025-09-03, 2026-03-11 (default) or 2026-12-01.
+    pub notion_version: crate::notion::NotionVersion,
+    /// Bytes of `filter_properties` per request before a property list is split (not
+    /// configurable by users: tests lower it to exercise the split).
+    pub filter_properties_budget: usize,
     pub db_path: PathBuf,
     pub listen: SocketAddr,
     /// `NOTION_WEBHOOK_TOKEN`: the verification token captured elsewhere (overrides the
@@ -152,6 +158,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub api_url: Option<String>,
+    pub notion_version: Option<String>,
     pub db: Option<PathBuf>,
     pub listen: Option<String>,
     pub token_file: Option<PathBuf>,
@@ -212,6 +219,7 @@ pub struct FileComments {
 pub struct Overrides {
     pub config: Option<PathBuf>,
     pub api_url: Option<String>,
+    pub notion_version: Option<String>,
     pub db: Option<PathBuf>,
     pub listen: Option<String>,
     pub token_file: Option<PathBuf>,
@@ -264,9 +272,12 @@ impl Config {
                 Ok(token) => (token, None),
                 Err(e) => (None, Some(e.to_string())),
             };
+        let notion_version = notion_version(over.notion_version.clone().or(file.notion_version))?;
         let config = Config {
             token,
             token_problem,
+            notion_version,
+            filter_properties_budget: crate::notion::client::FILTER_PROPERTIES_BUDGET,
             api_url: over
                 .api_url
                 .clone()
@@ -394,6 +405,22 @@ impl Config {
         let dir = self.db_path.parent().unwrap_or_else(|| Path::new("."));
         dir.join("notion-mirror.pid")
     }
+}
+
+/// The configured `Notion-Version`, or the default; an unknown one is a configuration error.
+fn notion_version(text: Option<String>) -> Result<crate::notion::NotionVersion, ConfigError> {
+    use crate::notion::NotionVersion;
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(NotionVersion::default());
+    };
+    NotionVersion::parse(&text).ok_or_else(|| ConfigError::Invalid {
+        what: "Notion API version (NOTION_MIRROR_NOTION_VERSION / --notion-version)".into(),
+        message: format!(
+            "`{}` is not one of {}",
+            text.trim(),
+            NotionVersion::ALL.map(|v| v.as_str()).join(", ")
+        ),
+    })
 }
 
 fn http_limits(file: &FileHttp) -> HttpLimits {

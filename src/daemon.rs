@@ -40,6 +40,8 @@ pub fn context(config: &Config, store: Store, metrics: Arc<Metrics>) -> anyhow::
     client_config.burst = config.burst;
     client_config.max_in_flight = config.max_in_flight;
     client_config.timeout = config.request_timeout;
+    client_config.version = config.notion_version;
+    client_config.filter_properties_budget = config.filter_properties_budget;
     let client = Client::new(client_config, metrics.clone())?;
     let options = FetchOptions {
         scan_block_comments: config.scan_block_comments,

@@ -81,6 +81,8 @@ pub struct Status {
     pub queue: QueueStatus,
     pub parked: Vec<Parked>,
     pub webhooks: Webhooks,
+    /// Objects of types this version does not know, stored raw (`"block future_block"`).
+    pub unknown_types: BTreeMap<String, i64>,
 }
 
 /// One kind of sweep in `status`.
@@ -159,6 +161,7 @@ pub fn gather(path: &Path) -> Result<Status, StoreError> {
         },
         parked: parked(&conn)?,
         webhooks: webhooks(&conn)?,
+        unknown_types: crate::mirror::known::unknown_types(&conn)?,
     })
 }
 
@@ -253,6 +256,14 @@ pub fn render(s: &Status) -> String {
     let _ = writeln!(out, "mirror      {} (schema v{})", s.db, s.schema_version);
     let counts: Vec<String> = s.counts.iter().map(|(t, n)| format!("{t} {n}")).collect();
     let _ = writeln!(out, "objects     {}", counts.join(" · "));
+    if !s.unknown_types.is_empty() {
+        let unknown: Vec<String> = s
+            .unknown_types
+            .iter()
+            .map(|(t, n)| format!("{} {n}", printable(t, 60)))
+            .collect();
+        let _ = writeln!(out, "unknown     {} (stored raw)", unknown.join(" · "));
+    }
     for sweep in &s.sweeps {
         let schedule = match (&sweep.schedule, sweep.kind) {
             (Some(cron), _) => format!("cron `{cron}`"),

@@ -72,7 +72,7 @@ impl Api {
             reqwest::Method::GET,
             path,
             None,
-            Some("2025-09-03"),
+            Some("2026-03-11"),
             Some(&self.token),
         )
         .await
@@ -83,7 +83,7 @@ impl Api {
             reqwest::Method::POST,
             path,
             Some(body),
-            Some("2025-09-03"),
+            Some("2026-03-11"),
             Some(&self.token),
         )
         .await
@@ -213,9 +213,23 @@ async fn every_list_walks_completely_and_exactly_once() {
         .await);
     assert_unique(&rows);
     assert!(rows.len() > 250);
+    // Without sorts: creation minute, then id (an order SQL can reproduce).
+    let mut by_creation = sim.read(|ws| {
+        ws.rows_of(&events)
+            .into_iter()
+            .map(|id| {
+                let minute = notion_mirror::sim::util::round_minute(ws.pages[&id].created_time);
+                (minute, id)
+            })
+            .collect::<Vec<_>>()
+    });
+    by_creation.sort();
     assert_eq!(
         rows,
-        sim.read(|ws| ws.rows_of(&events)),
+        by_creation
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect::<Vec<_>>(),
         "creation order by default"
     );
 
@@ -317,7 +331,7 @@ async fn invalid_cursors_and_page_sizes_are_rejected() {
     let bad_json = api
         .http
         .post(format!("{}/v1/search", api.base))
-        .header("Notion-Version", "2025-09-03")
+        .header("Notion-Version", "2026-03-11")
         .bearer_auth(&api.token)
         .body("{not json")
         .send()
@@ -380,6 +394,20 @@ async fn page_objects_truncate_at_25_and_property_items_complete_them() {
         .await
         .body;
     assert_eq!(whole["property_item"]["rollup"]["number"], json!(all.len()));
+    // A show_original rollup of titles lists the related titles' rich-text items, one per
+    // item, each the title property's own item (its id is `title`, not the rollup's).
+    let names_id = page["properties"]["Task names"]["id"].as_str().expect("id");
+    let names = api
+        .walk_get(&format!("/v1/pages/{relaunch}/properties/{names_id}"), 100)
+        .await;
+    assert!(names.len() >= all.len(), "{} items", names.len());
+    for item in &names {
+        assert_eq!(item["object"], "property_item");
+        assert_eq!(item["type"], "title");
+        assert_eq!(item["id"], "title");
+        assert!(item["title"].is_object(), "one rich-text object: {item}");
+        assert!(item["title"]["plain_text"].is_string());
+    }
 
     let hands = page_id(&sim, fx::ALL_HANDS);
     let hp = api.get(&format!("/v1/pages/{hands}")).await.body;
@@ -561,14 +589,14 @@ async fn version_and_token_are_checked_before_anything_else() {
             m.clone(),
             "/v1/users/me",
             None,
-            Some("2025-09-03"),
+            Some("2026-03-11"),
             Some("ntn_wrong"),
         )
         .await;
     assert_error(&r, 401, "unauthorized");
     assert_eq!(r.body["message"], "API token is invalid.");
     let r = api
-        .send(m.clone(), "/v1/users/me", None, Some("2025-09-03"), None)
+        .send(m.clone(), "/v1/users/me", None, Some("2026-03-11"), None)
         .await;
     assert_error(&r, 401, "unauthorized");
     let me = api.get("/v1/users/me").await;
@@ -798,9 +826,46 @@ async fn query_filters_and_sorts() {
         400,
         "validation_error",
     );
+    // Property filters (the SDK's helpers send them) and relative dates are answered.
     let property = json!({ "property": "Done", "checkbox": { "equals": true } });
+    let done = api
+        .walk_post(&path, json!({ "filter": property }), 100)
+        .await;
+    assert!(done
+        .iter()
+        .all(|p| p["properties"]["Done"]["checkbox"] == true));
+    let open = api
+        .walk_post(
+            &path,
+            json!({ "filter": { "property": "Done", "checkbox": { "equals": false } } }),
+            100,
+        )
+        .await;
+    assert_eq!(done.len() + open.len(), times.len());
+    assert!(!done.is_empty() && !open.is_empty());
+    let recent =
+        json!({ "timestamp": "created_time", "created_time": { "on_or_after": "one_month_ago" } });
+    assert_eq!(
+        api.walk_post(&path, json!({ "filter": recent }), 100)
+            .await
+            .len(),
+        times.len(),
+        "every generated row was created in the last 30 days"
+    );
+    let future = json!({ "property": "Due", "date": { "after": "one_month_from_now" } });
+    assert_eq!(
+        api.post(&path, json!({ "filter": future })).await.status,
+        200
+    );
+    let wrong_type = json!({ "property": "Done", "select": { "equals": "x" } });
     assert_error(
-        &api.post(&path, json!({ "filter": property })).await,
+        &api.post(&path, json!({ "filter": wrong_type })).await,
+        400,
+        "validation_error",
+    );
+    let bad_relative = json!({ "property": "Due", "date": { "after": "next_decade" } });
+    assert_error(
+        &api.post(&path, json!({ "filter": bad_relative })).await,
         400,
         "validation_error",
     );
@@ -891,7 +956,21 @@ async fn trashed_objects_are_readable_but_not_listed() {
     let old = page_id(&sim, fx::OLD_DRAFT);
     let r = api.get(&format!("/v1/pages/{old}")).await.body;
     assert_eq!(r["in_trash"], true);
-    assert_eq!(r["archived"], true);
+    assert!(
+        r.get("archived").is_none(),
+        "no `archived` since 2026-03-11"
+    );
+    let v2025 = api
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1/pages/{old}"),
+            None,
+            Some("2025-09-03"),
+            Some(&api.token),
+        )
+        .await
+        .body;
+    assert_eq!(v2025["archived"], true, "2025-09-03 still shows `archived`");
     let found = ids(&api
         .walk_post("/v1/search", json!({ "query": "old draft" }), 100)
         .await);

@@ -18,7 +18,7 @@ impl Api {
         let mut req = self
             .http
             .request(method, format!("{}{}", self.base, path))
-            .header("Notion-Version", "2025-09-03")
+            .header("Notion-Version", "2026-03-11")
             .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
@@ -178,6 +178,19 @@ async fn crawl(api: &Api) -> Expected {
         let d = api
             .call(reqwest::Method::GET, &format!("/v1/databases/{db}"), None)
             .await;
+        for r in api.list(&format!("/v1/views?database_id={db}"), None).await {
+            let vid = r["id"].as_str().unwrap_or_default().to_string();
+            let v = api
+                .call(reqwest::Method::GET, &format!("/v1/views/{vid}"), None)
+                .await;
+            out.views.insert(
+                vid,
+                ExpectedObject {
+                    raw: v,
+                    in_trash: false,
+                },
+            );
+        }
         out.databases.insert(
             db,
             ExpectedObject {
@@ -246,6 +259,7 @@ fn assert_same(got: &Expected, want: &Expected) {
         assert_eq!(got.blocks.get(id), Some(b), "block {id}");
     }
     assert_eq!(got.comments, want.comments, "comments");
+    assert_eq!(live(&got.views), live(&want.views), "views");
 }
 
 async fn start(gen: GenConfig) -> (Sim, Api) {

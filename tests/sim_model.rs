@@ -534,9 +534,16 @@ async fn mutations_emit_notion_shaped_events() {
             "page.content_updated",
             "database.created",
             "data_source.created",
-            "data_source.created"
-        ]
+            "view.created",
+            "data_source.created",
+            "view.created"
+        ],
+        "each new data source comes with its default view"
     );
+    let view = sim.event_log()[3].clone();
+    assert_eq!(view.entity_type, "view");
+    assert_eq!(view.data["view_type"], "table");
+    assert_eq!(view.data["parent"]["type"], "database");
 
     sim.clear_event_log();
     sim.mutate(Mutation::RevokeAccess {

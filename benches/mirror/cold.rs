@@ -165,6 +165,12 @@ pub(crate) async fn cold(b: &mut Bench, dir: &Path) -> Result<Sim> {
             ),
         );
     }
+    if b.wants("cold") {
+        let views = stats.endpoint("views.list") + stats.endpoint("views.retrieve");
+        if let Err(e) = crate::views::views_and_versions(b, &sim, dir, requests, views).await {
+            b.fail("cold", &e);
+        }
+    }
     Ok(sim)
 }
 

@@ -28,7 +28,8 @@
 //! (bounded waits on the mirror), `http` (signed webhook events, `/metrics`), `cold` (cold
 //! sync and wall time), `daemon_phases` (idle sweep, coalescing, latency, idle RSS, and the
 //! order the daemon phases run in), `edits` (one-edit costs), `ingest` (the load generator),
-//! `hostile` (connection floods and held bodies under a low descriptor limit).
+//! `hostile` (connection floods and held bodies under a low descriptor limit), `views`
+//! (views as SQL, and the cold sync speaking 2026-12-01).
 //!
 //! Invariant: this file only orders the phases and maps the outcome to the exit status;
 //! every figure is measured in its module and enters the report through `Bench`.
@@ -43,6 +44,7 @@ mod ingest;
 mod load;
 mod proc;
 mod report;
+mod views;
 mod visible;
 mod wait;
 

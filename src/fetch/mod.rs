@@ -8,7 +8,8 @@
 //!
 //! Files: `complete` (truncated properties), `pages` (pages and listing results),
 //! `content` (block trees, block-level refresh, comment lists), `sources` (databases, data
-//! sources, row queries, users), `comments` (one comment), `token` (the users/me check).
+//! sources, row queries, users), `comments` (one comment), `views` (one database view),
+//! `token` (the users/me check).
 
 pub mod comments;
 pub mod complete;
@@ -16,6 +17,7 @@ pub mod content;
 pub mod pages;
 pub mod sources;
 pub mod token;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -169,6 +171,7 @@ pub async fn run_item(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> 
         Kind::DataSource => sources::refresh_data_source(ctx, item).await,
         Kind::Comment => comments::refresh(ctx, &item.id, item.hint.as_deref()).await,
         Kind::Users => sources::refresh_users(ctx).await,
+        Kind::View => views::refresh(ctx, &item.id).await,
     }
 }
 

@@ -221,6 +221,9 @@ pub async fn write_pages(
     only_if_newer: bool,
     origin: Origin,
 ) -> Result<(Report, ContentWork), FetchError> {
+    if ctx.client.version().lists_title_only() {
+        refetch_short_rows(ctx, &mut pages).await?;
+    }
     let versions: Vec<(String, String, bool)> = pages
         .iter()
         .filter_map(|p| {
@@ -345,4 +348,77 @@ pub async fn write_pages(
         ctx.enqueue(signals).await?;
     }
     Ok((report, work))
+}
+
+/// 2026-12-01 lists show a row's properties only as far as `filter_properties` asked: a
+/// row lacking a property its data source's schema has (or whose schema the mirror does
+/// not know) is fetched whole with `GET /v1/pages/{id}` and written from that — a row is
+/// never stored short. A row that GET no longer finds is left for the next sweep.
+async fn refetch_short_rows(ctx: &Ctx, pages: &mut Vec<Value>) -> Result<(), FetchError> {
+    let sources: Vec<String> = pages
+        .iter()
+        .filter_map(|p| p.pointer("/parent/data_source_id").and_then(Value::as_str))
+        .map(ids::normalize_or_keep)
+        .collect();
+    if sources.is_empty() {
+        return Ok(());
+    }
+    let schemas: HashMap<String, Option<Vec<String>>> = ctx
+        .store
+        .read(move |c| {
+            let mut out = HashMap::new();
+            for ds in sources {
+                let ids = read::schema_property_ids(c, &ds)?;
+                out.insert(ds, ids);
+            }
+            Ok(out)
+        })
+        .await?;
+    let mut kept = Vec::with_capacity(pages.len());
+    for page in pages.drain(..) {
+        let Some(ds) = page
+            .pointer("/parent/data_source_id")
+            .and_then(Value::as_str)
+            .map(ids::normalize_or_keep)
+        else {
+            kept.push(page);
+            continue;
+        };
+        let has: std::collections::HashSet<String> = page
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.values()
+                    .filter_map(|p| p.get("id").and_then(Value::as_str))
+                    .map(read::percent_decode)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let short = match schemas.get(&ds) {
+            Some(Some(schema)) => schema.iter().any(|id| !has.contains(id)),
+            _ => true,
+        };
+        if !short {
+            kept.push(page);
+            continue;
+        }
+        let Some(id) = page
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(ids::normalize)
+        else {
+            continue;
+        };
+        ctx.metrics.inc(
+            "notion_mirror_work_total",
+            &[("kind", "short_row"), ("outcome", "refetched")],
+        );
+        match ctx.client.retrieve_page(&id).await {
+            Ok(whole) => kept.push(whole),
+            Err(e) if e.is_gone() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    *pages = kept;
+    Ok(())
 }

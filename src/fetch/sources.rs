@@ -299,12 +299,24 @@ pub async fn sync_rows(
     let mut seen: HashSet<String> = HashSet::new();
     let mut report = Report::default();
     let mut window_start = since.map(str::to_string);
+    // 2026-12-01: rows show only their title unless every property is asked for.
+    let properties = if ctx.client.version().lists_title_only() {
+        let ds = data_source_id.to_string();
+        ctx.store
+            .read(move |c| read::schema_property_ids(c, &ds))
+            .await?
+    } else {
+        None
+    };
     loop {
         let mut body = json!({"sorts": [{"timestamp": key, "direction": "ascending"}]});
         if let Some(start) = &window_start {
             body["filter"] = json!({"timestamp": key, key: {"on_or_after": start}});
         }
-        let mut pages = ctx.client.query(data_source_id, body);
+        let mut pages = match &properties {
+            Some(ids) => ctx.client.query_properties(data_source_id, body, ids),
+            None => ctx.client.query(data_source_id, body),
+        };
         let mut last_key: Option<String> = None;
         let mut new_in_window = 0usize;
         let mut incomplete = false;

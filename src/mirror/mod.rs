@@ -1,16 +1,19 @@
 //! The mirror: the SQLite file users query. Schema and migrations (`open`), the one writer
 //! (`store`), object upserts and removals (`write`), plain-text rendering (`text`),
-//! property values (`properties`), typed views (`views`), and read helpers (`read`).
+//! property values (`properties`), typed views (`views`), Notion views as SQL views
+//! (`view_sql`), and read helpers (`read`).
 //!
 //! Invariant: this module is the only code that writes mirror tables, and every write goes
 //! through the single writer thread in [`store::Store`].
 
+pub mod known;
 pub mod open;
 pub mod properties;
 pub mod read;
 pub mod store;
 pub mod syncer;
 pub mod text;
+pub mod view_sql;
 pub mod views;
 pub mod write;
 
@@ -28,6 +31,7 @@ pub const USER_TABLES: &[&str] = &[
     "tombstones",
     "webhook_events",
     "sync_runs",
+    "views",
 ];
 
 /// The schema's other names (with the FTS5 shadow tables): typed views never take them.
@@ -41,6 +45,7 @@ pub const INTERNAL_NAMES: &[&str] = &[
     "search_config",
     "queue",
     "typed_views",
+    "view_sql",
 ];
 
 /// Errors from the mirror store. None is retryable by waiting: they are disk, schema or

@@ -279,6 +279,29 @@ pub fn rows_of(conn: &Connection, data_source_id: &str) -> Result<Vec<String>, S
 }
 
 /// Live (not trashed) data source ids.
+/// The raw (decoded) ids of a mirrored data source's properties, in schema order; `None`
+/// when the mirror does not have the data source.
+pub fn schema_property_ids(
+    conn: &Connection,
+    data_source_id: &str,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let Some(raw) = raw_of(conn, "data_sources", data_source_id)? else {
+        return Ok(None);
+    };
+    let raw: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
+    Ok(Some(
+        raw.get("properties")
+            .and_then(serde_json::Value::as_object)
+            .map(|m| {
+                m.values()
+                    .filter_map(|p| p.get("id").and_then(serde_json::Value::as_str))
+                    .map(percent_decode)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    ))
+}
+
 pub fn live_data_sources(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut stmt =
         conn.prepare_cached("SELECT id FROM data_sources WHERE in_trash = 0 ORDER BY id")?;

@@ -66,6 +66,8 @@ pub fn block(block: &Value) -> String {
             let caption = body.get("caption").map(rich_text).unwrap_or_default();
             join_nonempty(&[url, &caption])
         }
+        // AI meeting notes (`transcription` before 2026-03-11): their title.
+        "meeting_notes" | "transcription" => body.get("title").map(rich_text).unwrap_or_default(),
         "image" | "video" | "pdf" | "file" | "audio" => {
             let name = body.get("name").and_then(Value::as_str).unwrap_or("");
             let caption = body.get("caption").map(rich_text).unwrap_or_default();
@@ -76,6 +78,26 @@ pub fn block(block: &Value) -> String {
             let caption = body.get("caption").map(rich_text).unwrap_or_default();
             join_nonempty(&[&text, &caption])
         }
+    }
+}
+
+/// An icon as text, for every icon type (developers.notion.com reference "Emoji and
+/// icon"): the emoji; `:name:` of a custom emoji; `name (color)` of a native icon
+/// (`type: "icon"`, changelog 2026-03-25); the URL of an external or Notion-hosted image.
+/// `None` for no icon and for a type this version does not know.
+pub fn icon(icon: &Value) -> Option<String> {
+    let kind = icon.get("type").and_then(Value::as_str)?;
+    let body = icon.get(kind)?;
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    match kind {
+        "emoji" => body.as_str().map(str::to_string),
+        "custom_emoji" => s(body, "name").map(|n| format!(":{n}:")),
+        "icon" => s(body, "name").map(|n| match s(body, "color") {
+            Some(c) => format!("{n} ({c})"),
+            None => n,
+        }),
+        "external" | "file" => s(body, "url"),
+        _ => None,
     }
 }
 
@@ -131,5 +153,44 @@ mod tests {
         assert_eq!(block(&unknown), "");
         let code = json!({"type": "code", "code": {"rich_text": [rt("fn")], "caption": [rt("c")]}});
         assert_eq!(block(&code), "fn\nc");
+        let h4 = json!({"type": "heading_4", "heading_4": {"rich_text": [rt("four")]}});
+        assert_eq!(block(&h4), "four");
+        let tab = json!({"type": "tab", "tab": {}});
+        assert_eq!(block(&tab), "");
+        for kind in ["meeting_notes", "transcription"] {
+            let notes =
+                json!({"type": kind, kind: {"title": [rt("Sync")], "status": "notes_ready"}});
+            assert_eq!(block(&notes), "Sync");
+        }
+    }
+
+    #[test]
+    fn icons_of_every_type_render() {
+        assert_eq!(
+            icon(&json!({"type": "emoji", "emoji": "🚀"})).as_deref(),
+            Some("🚀")
+        );
+        assert_eq!(
+            icon(&json!({"type": "custom_emoji", "custom_emoji": {"id": "x", "name": "party", "url": "u"}})).as_deref(),
+            Some(":party:")
+        );
+        assert_eq!(
+            icon(&json!({"type": "icon", "icon": {"name": "rocket", "color": "blue"}})).as_deref(),
+            Some("rocket (blue)")
+        );
+        assert_eq!(
+            icon(&json!({"type": "external", "external": {"url": "https://e/x.svg"}})).as_deref(),
+            Some("https://e/x.svg")
+        );
+        assert_eq!(
+            icon(&json!({"type": "file", "file": {"url": "https://f", "expiry_time": "t"}}))
+                .as_deref(),
+            Some("https://f")
+        );
+        assert_eq!(
+            icon(&json!({"type": "future_icon", "future_icon": {}})),
+            None
+        );
+        assert_eq!(icon(&json!(null)), None);
     }
 }

@@ -195,6 +195,8 @@ pub fn rebuild_all(conn: &Connection) -> Result<usize, StoreError> {
             params![name, source_id],
         )?;
     }
+    // The SQL views over Notion views select from these.
+    super::view_sql::rebuild_all(conn)?;
     Ok(changed)
 }
 

@@ -1,4 +1,4 @@
-//! Typed Notion calls (Notion-Version 2025-09-03): one method per endpoint the mirror uses.
+//! Typed Notion calls: one method per endpoint the mirror uses.
 //!
 //! Invariant: ids passed in are lowercase dashed UUIDs; property ids are passed through
 //! as the API gave them (already URL-encoded, never encoded twice).
@@ -40,6 +40,20 @@ impl Client {
         self.get("/v1/users/me", &[]).await
     }
 
+    /// `GET /v1/views/{id}`: one database view.
+    pub async fn retrieve_view(&self, id: &str) -> Result<Value, NotionError> {
+        self.get(&format!("/v1/views/{id}"), &[]).await
+    }
+
+    /// `GET /v1/views?database_id={id}`, paginated: references to a database's views.
+    pub fn list_views(&self, database_id: &str) -> Paginator {
+        Paginator::get(
+            self,
+            "/v1/views",
+            vec![("database_id", database_id.to_string())],
+        )
+    }
+
     /// `GET /v1/users`, paginated.
     pub fn list_users(&self) -> Paginator {
         Paginator::get(self, "/v1/users", Vec::new())
@@ -69,9 +83,33 @@ impl Client {
         )
     }
 
-    /// `POST /v1/search` with `body` (filter, sort, query).
+    /// `POST /v1/search` with `body` (filter, sort, query). On a version whose lists show
+    /// only the title property unless asked (2026-12-01) it asks for `title`: the only
+    /// property of standalone pages, which are all the mirror writes from search results
+    /// (rows come from their data source's query).
     pub fn search(&self, body: Value) -> Paginator {
+        if self.version().lists_title_only() {
+            return Paginator::post_properties(self, "/v1/search", body, &["title".into()]);
+        }
         Paginator::post(self, "/v1/search", body)
+    }
+
+    /// `POST /v1/data_sources/{id}/query` asking for `properties` (raw ids) with
+    /// `filter_properties` — every property of the schema, on a version whose lists show
+    /// only the title otherwise (2026-12-01) — split over several requests per page when
+    /// the list is long.
+    pub fn query_properties(
+        &self,
+        data_source_id: &str,
+        body: Value,
+        properties: &[String],
+    ) -> Paginator {
+        Paginator::post_properties(
+            self,
+            format!("/v1/data_sources/{data_source_id}/query"),
+            body,
+            properties,
+        )
     }
 
     /// `POST /v1/data_sources/{id}/query` with `body` (filter, sorts).

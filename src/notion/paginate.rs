@@ -28,6 +28,9 @@ enum Request {
     Post {
         path: String,
         body: Value,
+        /// Query strings of one request each for the same page of results (several when a
+        /// `filter_properties` list is split); properties of the answers are merged.
+        queries: Vec<Vec<(&'static str, String)>>,
     },
 }
 
@@ -59,11 +62,36 @@ impl Paginator {
 
     /// A POST list (`/v1/search`, `/v1/data_sources/{id}/query`); `body` is the filter/sort.
     pub fn post(client: &Client, path: impl Into<String>, body: Value) -> Self {
+        Self::post_split(client, path, body, Vec::new())
+    }
+
+    /// A POST list asking for `properties` (`filter_properties`, each a raw property id),
+    /// split over several requests per page of results when the list is longer than the
+    /// client's budget: each request names a share of them, and the answers' properties
+    /// are merged row by row (a row missing from one answer stays without that share; the
+    /// caller's completeness check catches it).
+    pub fn post_properties(
+        client: &Client,
+        path: impl Into<String>,
+        body: Value,
+        properties: &[String],
+    ) -> Self {
+        let chunks = split_properties(properties, client.filter_properties_budget());
+        Self::post_split(client, path, body, chunks)
+    }
+
+    fn post_split(
+        client: &Client,
+        path: impl Into<String>,
+        body: Value,
+        queries: Vec<Vec<(&'static str, String)>>,
+    ) -> Self {
         Paginator {
             client: client.clone(),
             request: Request::Post {
                 path: path.into(),
                 body,
+                queries,
             },
             cursor: None,
             finished: false,
@@ -84,7 +112,11 @@ impl Paginator {
                 }
                 self.client.get(path, &query).await?
             }
-            Request::Post { path, body } => {
+            Request::Post {
+                path,
+                body,
+                queries,
+            } => {
                 let mut body = body.clone();
                 if let Some(map) = body.as_object_mut() {
                     map.insert("page_size".into(), json!(100));
@@ -92,7 +124,16 @@ impl Paginator {
                         map.insert("start_cursor".into(), json!(cursor));
                     }
                 }
-                self.client.post(path, &body).await?
+                let (first, rest) = match queries.split_first() {
+                    Some((first, rest)) => (first.as_slice(), rest),
+                    None => (&[][..], &[][..]),
+                };
+                let mut answer = self.client.post_query(path, first, &body).await?;
+                for query in rest {
+                    let more = self.client.post_query(path, query, &body).await?;
+                    merge_properties(&mut answer, &more);
+                }
+                answer
             }
         };
         let mut answer = answer;
@@ -144,5 +185,83 @@ impl Paginator {
             all.extend(page.results);
         }
         Ok(all)
+    }
+}
+
+/// Splits `properties` into query strings whose `filter_properties` part stays within
+/// `budget` bytes (URL-encoded); always at least one (possibly empty) query.
+pub fn split_properties(properties: &[String], budget: usize) -> Vec<Vec<(&'static str, String)>> {
+    let encoded_len = |s: &str| -> usize {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    1
+                } else {
+                    3
+                }
+            })
+            .sum::<usize>()
+            + "filter_properties=&".len()
+    };
+    let mut out: Vec<Vec<(&'static str, String)>> = Vec::new();
+    let mut current: Vec<(&'static str, String)> = Vec::new();
+    let mut used = 0;
+    for p in properties {
+        let n = encoded_len(p);
+        if !current.is_empty() && used + n > budget {
+            out.push(std::mem::take(&mut current));
+            used = 0;
+        }
+        current.push(("filter_properties", p.clone()));
+        used += n;
+    }
+    if !current.is_empty() || out.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Adds the properties of `more`'s results to the same rows (by id) of `answer`.
+fn merge_properties(answer: &mut Value, more: &Value) {
+    let Some(extra) = more.get("results").and_then(Value::as_array) else {
+        return;
+    };
+    let Some(rows) = answer.get_mut("results").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for row in rows.iter_mut() {
+        let id = row.get("id").cloned();
+        let Some(other) = extra.iter().find(|o| o.get("id") == id.as_ref()) else {
+            continue;
+        };
+        let (Some(props), Some(add)) = (
+            row.get_mut("properties").and_then(Value::as_object_mut),
+            other.get("properties").and_then(Value::as_object),
+        ) else {
+            continue;
+        };
+        for (k, v) in add {
+            props.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_property_lists_split_within_the_budget_and_merge_back() {
+        let ids: Vec<String> = (0..10).map(|i| format!("p:{i}")).collect();
+        // "filter_properties=&" (19) + "p%3A0" (5) = 24 bytes each.
+        let chunks = split_properties(&ids, 50);
+        assert_eq!(chunks.len(), 5);
+        assert!(chunks.iter().all(|c| c.len() == 2));
+        assert_eq!(split_properties(&ids, 10_000).len(), 1);
+        assert_eq!(split_properties(&[], 10).len(), 1);
+        let mut a = json!({"results": [{"id": "r", "properties": {"A": 1}}]});
+        let b = json!({"results": [{"id": "r", "properties": {"B": 2}}, {"id": "x", "properties": {}}]});
+        merge_properties(&mut a, &b);
+        assert_eq!(a["results"][0]["properties"], json!({"A": 1, "B": 2}));
     }
 }

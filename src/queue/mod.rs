@@ -97,6 +97,8 @@ pub enum Kind {
     Comment,
     /// The whole users list (id `*`).
     Users,
+    /// A database view (Views API).
+    View,
 }
 
 impl Kind {
@@ -107,6 +109,7 @@ impl Kind {
             Kind::DataSource => "data_source",
             Kind::Comment => "comment",
             Kind::Users => "users",
+            Kind::View => "view",
         }
     }
 
@@ -117,6 +120,7 @@ impl Kind {
             "data_source" => Kind::DataSource,
             "comment" => Kind::Comment,
             "users" => Kind::Users,
+            "view" => Kind::View,
             _ => return None,
         })
     }

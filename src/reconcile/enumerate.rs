@@ -9,6 +9,7 @@
 //! | data source and database GETs | only changed/new (from search) | every one | every one |
 //! | content | never fetched or unverified | never fetched or unverified | every page, regardless of timestamps |
 //! | comment lists | – | every page (`comments.full_sweep`) | every page |
+//! | views (list per database, GET per view) | – | yes | yes |
 //! | parked work requeued, old events pruned | – | yes | yes |
 //!
 //! Invariant: an object missing from the enumeration only gets a direct-GET check; rows of
@@ -155,6 +156,11 @@ pub(super) async fn enumerate(
         }
     }
     seen.sources.extend(sources);
+
+    // Views of every database fetched (wide sweeps only; the cost is in the floor).
+    if plan.source_gets && !shutdown.is_cancelled() {
+        super::views::list(ctx, &seen.databases, origin, &mut listed).await?;
+    }
 
     // A row shared on its own, whose data source the integration cannot query: no listing
     // will show it again, so it is fetched directly.

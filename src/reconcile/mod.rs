@@ -41,6 +41,7 @@ mod enumerate;
 mod incremental;
 mod settle;
 mod sources;
+mod views;
 
 pub use settle::{settle_inline, Settler};
 

@@ -26,10 +26,13 @@ use super::error::ApiError;
 use super::handlers;
 use super::render::with_request_id;
 use super::stats::Counted;
+use super::version::{self, NotionVersion};
+use super::views;
 use super::{lock, Inner};
 
-/// The only Notion-Version the simulator speaks.
-pub const NOTION_VERSION: &str = "2025-09-03";
+/// The Notion-Version the simulator's own tools (crawls, the demo) send by default; it
+/// answers every version in [`NotionVersion::ALL`].
+pub const NOTION_VERSION: &str = "2026-03-11";
 const MAX_BODY: usize = 1 << 20;
 
 /// Accepts connections until `shutdown`, then drains (bounded by two seconds).
@@ -79,6 +82,11 @@ pub(crate) enum Route {
     Users,
     UsersMe,
     User(String),
+    Views,
+    View(String),
+    ViewQuery(String),
+    ViewQueryResults(String, String),
+    ViewQueryDelete(String, String),
     Unknown,
 }
 
@@ -87,6 +95,7 @@ impl Route {
         let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
         let get = method == Method::GET;
         let post = method == Method::POST;
+        let delete = method == Method::DELETE;
         match segs.as_slice() {
             ["", "v1", "search"] if post => Route::Search,
             ["", "v1", "pages", id] if get => Route::Page(id.to_string()),
@@ -103,6 +112,15 @@ impl Route {
             ["", "v1", "users"] if get => Route::Users,
             ["", "v1", "users", "me"] if get => Route::UsersMe,
             ["", "v1", "users", id] if get => Route::User(id.to_string()),
+            ["", "v1", "views"] if get => Route::Views,
+            ["", "v1", "views", id] if get => Route::View(id.to_string()),
+            ["", "v1", "views", id, "queries"] if post => Route::ViewQuery(id.to_string()),
+            ["", "v1", "views", id, "queries", q] if get => {
+                Route::ViewQueryResults(id.to_string(), q.to_string())
+            }
+            ["", "v1", "views", id, "queries", q] if delete => {
+                Route::ViewQueryDelete(id.to_string(), q.to_string())
+            }
             _ => Route::Unknown,
         }
     }
@@ -123,6 +141,11 @@ impl Route {
             Route::Users => "users.list",
             Route::UsersMe => "users.me",
             Route::User(_) => "users.retrieve",
+            Route::Views => "views.list",
+            Route::View(_) => "views.retrieve",
+            Route::ViewQuery(_) => "views.query",
+            Route::ViewQueryResults(..) => "views.query_results",
+            Route::ViewQueryDelete(..) => "views.query_delete",
             Route::Unknown => "unknown",
         }
     }
@@ -138,7 +161,11 @@ impl Route {
             | Route::Block(id)
             | Route::BlockChildren(id)
             | Route::Comment(id)
-            | Route::User(id) => id.clone(),
+            | Route::User(id)
+            | Route::View(id)
+            | Route::ViewQuery(id)
+            | Route::ViewQueryResults(id, _)
+            | Route::ViewQueryDelete(id, _) => id.clone(),
             Route::Comments => query.iter().find(|(k, _)| k == "block_id")?.1.clone(),
             _ => return None,
         };
@@ -204,15 +231,15 @@ async fn api(
     if hang {
         tokio::time::sleep(knobs.hang).await;
     }
-    match req.headers().get("notion-version").map(|v| v.to_str().unwrap_or("")) {
+    let version = match req.headers().get("notion-version").map(|v| v.to_str().unwrap_or("")) {
         None => return Err(ApiError::missing_version()),
-        Some(NOTION_VERSION) => {}
-        Some(other) => {
-            return Err(ApiError::validation(format!(
-                "Notion-Version header failed validation: the simulator only speaks `{NOTION_VERSION}`, instead was `{other}`."
-            )))
-        }
-    }
+        Some(text) => NotionVersion::parse(text).ok_or_else(|| {
+            ApiError::validation(format!(
+                "Notion-Version header failed validation: should be one of {}, instead was `{text}`.",
+                NotionVersion::ALL.map(|v| format!("`{v}`")).join(", ")
+            ))
+        })?,
+    };
     let auth = req
         .headers()
         .get(hyper::header::AUTHORIZATION)
@@ -228,7 +255,9 @@ async fn api(
     } else {
         Map::new()
     };
-    dispatch(inner, &knobs, route, query, &body)
+    let mut answer = dispatch(inner, &knobs, route, query, &body, version)?;
+    version::adapt_answer(&mut answer, version);
+    Ok(answer)
 }
 
 /// Rate limit, 429 storm, injected and random failures.
@@ -266,6 +295,8 @@ fn what_of(route: &Route) -> &'static str {
         Route::DataSource(_) | Route::Query(_) => "data_source",
         Route::Comment(_) => "comment",
         Route::User(_) => "user",
+        Route::View(_) | Route::ViewQuery(_) | Route::ViewQueryResults(..) => "view",
+        Route::ViewQueryDelete(..) => "view",
         _ => "block",
     }
 }
@@ -300,26 +331,29 @@ fn dispatch(
     route: &Route,
     query: &[(String, String)],
     body: &Map<String, Value>,
+    version: NotionVersion,
 ) -> Result<Value, ApiError> {
     let ws = lock(&inner.ws);
     match route {
         Route::Search => {
             if knobs.search_lag.is_zero() {
-                handlers::search(&ws, None, body)
+                handlers::search(&ws, None, query, body, version)
             } else {
                 let mut ix = lock(&inner.search);
                 if !ix.is_built() {
                     ix.build(&ws);
                 }
                 ix.apply_due(Instant::now());
-                handlers::search(&ws, Some(&ix), body)
+                handlers::search(&ws, Some(&ix), query, body, version)
             }
         }
         Route::Page(id) => handlers::retrieve_page(&ws, id, query),
         Route::PageProperty(id, p) => handlers::page_property(&ws, &inner.base_url, id, p, query),
         Route::Database(id) => handlers::retrieve_database(&ws, id),
         Route::DataSource(id) => handlers::retrieve_data_source(&ws, id),
-        Route::Query(id) => handlers::query_data_source(&ws, id, query, body, knobs.max_query_rows),
+        Route::Query(id) => {
+            handlers::query_data_source(&ws, id, query, body, knobs.max_query_rows, version)
+        }
         Route::Block(id) => handlers::retrieve_block(&ws, id),
         Route::BlockChildren(id) => handlers::block_children(&ws, id, query),
         Route::Comments => handlers::list_comments(&ws, query),
@@ -327,6 +361,17 @@ fn dispatch(
         Route::Users => handlers::list_users(&ws, query),
         Route::UsersMe => Ok(handlers::users_me(&ws)),
         Route::User(id) => handlers::retrieve_user(&ws, id),
+        Route::Views => views::list_views(&ws, query),
+        Route::View(id) => views::retrieve_view(&ws, id),
+        Route::ViewQuery(id) => {
+            let query_id = inner.request_id();
+            let mut cache = lock(&inner.view_queries);
+            views::create_query(&ws, &mut cache, id, body, knobs.max_query_rows, query_id)
+        }
+        Route::ViewQueryResults(id, q) => {
+            views::query_results(&mut lock(&inner.view_queries), id, q, query)
+        }
+        Route::ViewQueryDelete(id, q) => views::delete_query(&mut lock(&inner.view_queries), id, q),
         Route::Unknown => Err(ApiError::invalid_url()),
     }
 }

@@ -58,8 +58,9 @@ pub struct SimArgs {
     /// Latency added to every API answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
-    /// How far search lags behind edits, in milliseconds.
-    #[arg(long, default_value_t = 0)]
+    /// How far search lags behind edits, in milliseconds (Notion's index is not
+    /// immediate; 0 makes search consistent).
+    #[arg(long, default_value_t = 1000)]
     pub search_lag_ms: u64,
     /// Keep applying random edits at this many per second (0 = none).
     #[arg(long, default_value = "0", value_parser = non_negative)]
@@ -76,6 +77,7 @@ impl SimArgs {
             pages: self.pages,
             heavy_edge_cases: self.heavy,
             showcase: self.showcase,
+            api_2026: !self.showcase,
             ..GenConfig::small(self.seed)
         };
         let mut config = SimConfig::new(generator);

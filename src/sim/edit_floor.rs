@@ -20,6 +20,7 @@
 //!   rows (⌈rows / 100⌉, at least 1); `moved` / `deleted`: the data source (1).
 //! - `database.*`: the database (1); `deleted` / `undeleted` also each of its data sources.
 //! - `comment.*`: the comment (1).
+//! - `view.*`: the view (1).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -97,6 +98,8 @@ pub fn edit_floor(ws: &Workspace, events: &[RawEvent]) -> EndpointCounts {
                 }
             }
             t if t.starts_with("comment.") => add("comments.retrieve", 1),
+            // The view itself (a deleted one answers 404 and leaves with a tombstone).
+            t if t.starts_with("view.") => add("views.retrieve", 1),
             _ => {}
         }
     }

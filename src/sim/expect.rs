@@ -13,9 +13,26 @@ use super::properties::Mode;
 use super::render::{
     block_json, comment_json, data_source_json, database_json, page_json, user_json,
 };
+use super::version::{adapt_object, NotionVersion};
 
-/// Builds the expected mirror content.
-pub(crate) fn expected(ws: &Workspace) -> Expected {
+/// Builds the expected mirror content of a mirror speaking `version`.
+pub(crate) fn expected(ws: &Workspace, version: NotionVersion) -> Expected {
+    let mut out = expected_canonical(ws);
+    let objects = out
+        .pages
+        .values_mut()
+        .chain(out.databases.values_mut())
+        .chain(out.data_sources.values_mut());
+    for o in objects {
+        adapt_object(&mut o.raw, version);
+    }
+    for b in out.blocks.values_mut() {
+        adapt_object(&mut b.raw, version);
+    }
+    out
+}
+
+fn expected_canonical(ws: &Workspace) -> Expected {
     let mut out = Expected::default();
     for u in &ws.users {
         out.users.insert(u.id.clone(), user_json(ws, &u.id));
@@ -48,6 +65,26 @@ pub(crate) fn expected(ws: &Workspace) -> Expected {
             ExpectedObject {
                 raw: data_source_json(ws, ds),
                 in_trash: ws.ds_trashed(ds),
+            },
+        );
+    }
+    for v in ws.views.values() {
+        let Some(view) = ws.readable_view(&v.id) else {
+            continue;
+        };
+        let listed = ws.databases.get(&view.database_id).is_some_and(|db| {
+            !db.in_trash
+                && db
+                    .data_sources
+                    .iter()
+                    .filter_map(|d| ws.data_sources.get(d))
+                    .any(|d| !ws.ds_trashed(d))
+        });
+        out.views.insert(
+            v.id.clone(),
+            ExpectedObject {
+                raw: super::views::view_json(view),
+                in_trash: !listed,
             },
         );
     }

@@ -49,4 +49,7 @@ pub struct Expected {
     pub data_sources: BTreeMap<String, ExpectedObject>,
     pub blocks: BTreeMap<String, ExpectedBlock>,
     pub comments: BTreeMap<String, ExpectedComment>,
+    /// Views (`in_trash`: optional — their database is trashed or has no live data source,
+    /// so no sweep lists it).
+    pub views: BTreeMap<String, ExpectedObject>,
 }

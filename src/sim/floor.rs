@@ -26,6 +26,10 @@ use super::property_items::item_count_if_truncated;
 /// - `blocks.children`: per live page max(1, ⌈top-level blocks / 100⌉), plus per block with
 ///   children (not `child_page`/`child_database`, which are separate objects)
 ///   max(1, ⌈children / 100⌉).
+/// - `views.list`: per database of a live data source max(1, ⌈views / 100⌉) — the full
+///   sweep lists the views of every database it fetched;
+/// - `views.retrieve`: 1 per readable view of those databases (the list gives references
+///   only).
 /// - `comments.list`: per live page max(1, ⌈page-level comments / 100⌉), plus per block of
 ///   its content (not `child_page`/`child_database`) max(1, ⌈block comments / 100⌉);
 ///   `total_without_block_comments` leaves the per-block part out.
@@ -89,6 +93,17 @@ pub(crate) fn floor(ws: &Workspace, max_query_rows: usize) -> Floor {
         .count();
     add("databases.retrieve", dbs as u64);
     add("data_sources.retrieve", live_sources.len() as u64);
+    let view_dbs: std::collections::BTreeSet<&str> = live_sources
+        .iter()
+        .map(|d| d.database_id.as_str())
+        .collect();
+    for db in view_dbs {
+        let views = ws.views_of_database(db).len();
+        add("views.list", at_least_one(views));
+        if views > 0 {
+            add("views.retrieve", views as u64);
+        }
+    }
     for ds in &live_sources {
         let rows = ds
             .rows
@@ -198,13 +213,14 @@ mod tests {
             ("data_sources.query", 1), // 3 rows
             ("blocks.children", 6),    // 5 live pages + p1 (has a child)
             ("comments.list", 8),      // 5 pages + p1, p2, p3
+            ("views.list", 1),         // DB (no views)
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         assert_eq!(f.by_endpoint, want);
-        assert_eq!(f.total, 19);
-        assert_eq!(f.total_without_block_comments, 16);
+        assert_eq!(f.total, 20);
+        assert_eq!(f.total_without_block_comments, 17);
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub struct GenConfig {
     /// annotation, for the export's golden files. Off by default, so other workspaces keep
     /// their ids.
     pub showcase: bool,
+    /// What Notion shipped in 2026 (`fixtures_2026.rs`): views, new block and icon types,
+    /// a Custom Agent. On by default; off for the showcase, so the export's golden files
+    /// keep their content.
+    pub api_2026: bool,
 }
 
 impl GenConfig {
@@ -47,6 +51,7 @@ impl GenConfig {
             comments_per_page: 0.6,
             heavy_edge_cases: false,
             showcase: false,
+            api_2026: true,
         }
     }
 
@@ -56,6 +61,7 @@ impl GenConfig {
         GenConfig {
             pages: 0,
             showcase: true,
+            api_2026: false,
             ..GenConfig::small(seed)
         }
     }
@@ -140,6 +146,9 @@ pub fn generate(cfg: &GenConfig, now: DateTime<Utc>) -> Workspace {
     let fixed = super::fixtures::build(&mut g);
     g.fill(fixed);
     g.finish();
+    if g.cfg.api_2026 {
+        super::fixtures_2026::build(&mut g);
+    }
     g.ws
 }
 
@@ -245,7 +254,7 @@ impl Gen {
             Parent::Page(p) => self.stand_in_block(&id, Holder::Page(p), "child_page"),
             Parent::Block(b) => self.stand_in_block(&id, Holder::Block(b), "child_page"),
             Parent::DataSource(ds) => self.ws.attach_row(&ds, &id),
-            Parent::Workspace => {}
+            Parent::Workspace | Parent::Agent(_) => {}
         }
         id
     }
@@ -352,6 +361,7 @@ impl Gen {
                 revoked: false,
                 icon: Value::Null,
                 data_sources: Vec::new(),
+                views: Vec::new(),
             },
         );
         match parent {

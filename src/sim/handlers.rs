@@ -14,6 +14,7 @@ use super::query;
 use super::render::{self, block_json, comment_json, page_json, user_json};
 use super::search_index::{entry_for, SearchIndex};
 use super::util::encode_uri_component;
+use super::version::NotionVersion;
 
 type Query = [(String, String)];
 
@@ -39,6 +40,22 @@ fn filter_props(query: &Query) -> Option<Vec<String>> {
 /// Keeps only the properties named (by encoded id, decoded id or name) in `keep`.
 fn trim_properties(mut page: Value, keep: &Option<Vec<String>>) -> Value {
     let Some(keep) = keep else { return page };
+    trim_to(&mut page, keep);
+    page
+}
+
+/// A page in a Search or Query answer: trimmed to `filter_properties`, or (2026-12-01
+/// without it) to the title property [upgrade guide 2026-12-01].
+fn listed_page(mut page: Value, keep: &Option<Vec<String>>, version: NotionVersion) -> Value {
+    match keep {
+        Some(keep) => trim_to(&mut page, keep),
+        None if version.lists_title_only() => super::version::title_only(&mut page),
+        None => {}
+    }
+    page
+}
+
+fn trim_to(page: &mut Value, keep: &[String]) {
     if let Some(props) = page.get_mut("properties").and_then(Value::as_object_mut) {
         props.retain(|name, v| {
             let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
@@ -46,7 +63,6 @@ fn trim_properties(mut page: Value, keep: &Option<Vec<String>>) -> Value {
             keep.iter().any(|k| k == name || k == id || *k == decoded)
         });
     }
-    page
 }
 
 fn visible_page<'a>(ws: &'a Workspace, id: &str) -> Option<&'a Page> {
@@ -113,6 +129,7 @@ pub(crate) fn query_data_source(
     query: &Query,
     body: &Map<String, Value>,
     max_rows: usize,
+    version: NotionVersion,
 ) -> Result<Value, ApiError> {
     let id = path_id(raw, "data_source")?;
     let ds = match ws.data_sources.get(&id) {
@@ -122,9 +139,10 @@ pub(crate) fn query_data_source(
     let req = pagination::from_body(body)?;
     let filter = match body.get("filter") {
         None | Some(Value::Null) => None,
-        Some(f) => Some(query::parse_filter(f, 0)?),
+        Some(f) => Some(query::parse_filter(f, 0, ds)?),
     };
     let sorts = query::parse_sorts(body.get("sorts"), ds)?;
+    let now = chrono::Utc::now();
     let tag = format!(
         "q:{id}:{:08x}",
         fnv(&format!("{:?}{:?}", body.get("filter"), body.get("sorts")))
@@ -134,8 +152,12 @@ pub(crate) fn query_data_source(
         .iter()
         .filter_map(|r| ws.pages.get(r))
         .filter(|p| !p.in_trash && ws.visible(&p.id))
-        .filter(|p| filter.as_ref().is_none_or(|f| query::matches(f, p)))
-        .map(|p| (query::sort_key(ws, p, &sorts), p))
+        .filter(|p| {
+            filter
+                .as_ref()
+                .is_none_or(|f| query::matches(f, ws, ds, p, now))
+        })
+        .map(|p| (query::sort_key(ws, ds, p, &sorts), p))
         .collect();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     let w = paginate(&tag, rows, &req, Some(max_rows.max(1)))?;
@@ -143,7 +165,7 @@ pub(crate) fn query_data_source(
     let results = w
         .items
         .iter()
-        .map(|p| trim_properties(page_json(ws, p, Mode::Truncated), &keep))
+        .map(|p| listed_page(page_json(ws, p, Mode::Truncated), &keep, version))
         .collect();
     let mut out = envelope(results, w.next_cursor, w.has_more, "page_or_data_source");
     out["request_status"] = if w.incomplete {
@@ -322,7 +344,9 @@ fn not_prop(segment: &str) -> ApiError {
 pub(crate) fn search(
     ws: &Workspace,
     index: Option<&SearchIndex>,
+    query: &Query,
     body: &Map<String, Value>,
+    version: NotionVersion,
 ) -> Result<Value, ApiError> {
     let req: PageReq = pagination::from_body(body)?;
     let needle = match body.get("query") {
@@ -392,12 +416,20 @@ pub(crate) fn search(
     items.sort_by(|a, b| a.0.cmp(&b.0));
     let tag = format!("s:{:08x}", fnv(&format!("{needle}|{only:?}|{sort:?}")));
     let w = paginate(&tag, items, &req, None)?;
+    let keep = filter_props(query);
     let results = w
         .items
         .into_iter()
         .filter_map(|id| match index {
             Some(ix) => ix.get(&id).map(|e| e.json.clone()),
             None => entry_for(ws, &id).map(|e| e.json),
+        })
+        .map(|object| {
+            if object.get("object").and_then(Value::as_str) == Some("page") {
+                listed_page(object, &keep, version)
+            } else {
+                object
+            }
         })
         .collect();
     Ok(envelope(

@@ -1,5 +1,5 @@
-//! A faithful in-process fake of the Notion API (Notion-Version 2025-09-03) and its webhook
-//! sender. Powers `notion-mirror sim`, `notion-mirror demo` and every integration test.
+//! A faithful in-process fake of the Notion API (Notion-Versions 2025-09-03, 2026-03-11
+//! and 2026-12-01) and its webhook sender. Powers `notion-mirror sim`, `notion-mirror demo` and every integration test.
 //!
 //! Invariant: the workspace lives behind one std `Mutex` that is never held across an
 //! `.await`; everything the HTTP API answers is rendered from it on demand (or, for search
@@ -10,8 +10,13 @@
 //! events) → [`expect`]/[`floor`] (what a perfect mirror holds and costs).
 //!
 //! # Notion behaviours simulated (source tags from `notion-api-facts.md`)
-//! - Bearer auth (401 `unauthorized`), mandatory `Notion-Version: 2025-09-03` (400
-//!   `missing_version`; other versions 400 `validation_error`) [S1][S23].
+//! - Bearer auth (401 `unauthorized`), mandatory `Notion-Version` (400 `missing_version`):
+//!   2025-09-03, 2026-03-11 and 2026-12-01 are answered, any other is 400
+//!   `validation_error` [S1][S23]. Per version (`version.rs`): `archived` only on
+//!   2025-09-03; the AI meeting-notes block is `transcription` on 2025-09-03 and
+//!   `meeting_notes` after; on 2026-12-01 pages in Search and Query answers carry only the
+//!   title property unless `filter_properties` names others (changelog 2026-03-11, upgrade
+//!   guides 2026-03-11 and 2026-12-01).
 //! - Error bodies `{object:"error",status,code,message,request_id}` with Notion's codes and
 //!   wording; `x-notion-request-id` header; `request_id` on every answer [S1][S5].
 //! - Rate limit: token bucket per token (default 3 rps, burst 10), 429 `rate_limited` with an
@@ -33,10 +38,33 @@
 //!   formulas and rollups computed over the first 25 related pages; the property-item
 //!   endpoint returns complete paginated values, rollups `incomplete` until the last page
 //!   [S11][S12].
-//! - Query: timestamp filters (`equals`, `before`, `after`, `on_or_before`, `on_or_after`)
-//!   against rounded timestamps, `and`/`or` two levels deep, timestamp/title/number sorts,
-//!   creation order by default, `filter_properties`, trashed rows excluded, the per-query
-//!   row cap with `request_status.incomplete_reason = query_result_limit_reached` [S12][S19].
+//! - Query (`query/`): timestamp filters and property filters of every simple type (text
+//!   operators, number comparisons, checkbox, select/status, multi_select/people/relation
+//!   `contains`, dates, `is_empty`/`is_not_empty`, files, unique_id, formula and rollup
+//!   results), the relative date values `today`, `tomorrow`, `yesterday`, `one_week_ago`,
+//!   `one_week_from_now`, `one_month_ago`, `one_month_from_now` (changelog 2026-03-30),
+//!   people `contains: "me"` (matches nobody for an internal integration, same entry),
+//!   `and`/`or` two levels deep; timestamp and property sorts (text, number, checkbox,
+//!   select/status, date, unique_id), empty values last; `filter_properties`; trashed rows
+//!   excluded; the per-query row cap with `request_status.incomplete_reason =
+//!   query_result_limit_reached` [S12][S19][S5 helpers.ts].
+//! - Views API (`views.rs`, changelog 2026-03-19; reference "View", "List views", "Create
+//!   a view query", "Get view query results"): views per database in tab order, a default
+//!   view per data source, list by `database_id` or `data_source_id` (references only),
+//!   retrieve, view queries (the view's filter and sorts against its data source; results
+//!   cached 15 minutes, paginated, 404 after expiry, deletable; the row cap applies);
+//!   `view.created`/`view.updated` (with `updated_fields`)/`view.deleted` events with
+//!   `data.view_type` (SDK webhook types).
+//! - 2026 content (`fixtures_2026.rs`): `tab` blocks whose paragraph children carry
+//!   `icon`s (changelog 2026-03-25/30), `heading_4`, `meeting_notes` (shape of the SDK's
+//!   `TranscriptionBlockResponse`), `unsupported` with `block_type`, icons of type `icon`,
+//!   `custom_emoji`, `external` and `file`, a Custom Agent as a bot user with `agent_id` in
+//!   people values and as a page's `agent_id` parent (changelog 2026-05-08, 2026-10-15), a
+//!   person whose `name` is null, formula and rollup `unsupported` results (changelog
+//!   2026-08-05).
+//! - Rollup property items: the rolled-up property's own items, flattened (one per rich
+//!   text element of a title or text, per user, per relation page, else one per page), each
+//!   with that property's id (guide "Read page property values").
 //! - Search: title substring (data sources match their database's title), object filter
 //!   (`"database"` → 400), `last_edited_time` sort, pages and data sources only, trashed and
 //!   unshared objects excluded, index lag via `Knobs::search_lag` [S13][S7].
@@ -58,12 +86,18 @@
 //! # Knowingly not simulated
 //! - Writes through the API (POST/PATCH pages, blocks, comments…): changes come from
 //!   [`Sim::mutate`] / `POST /_sim/mutate` only.
-//! - Property filters in queries (400), `result_type`, `in_trash` query option, relevance
-//!   sort, search `filter.in_trash` (NEWER), `place` properties [S5][S12].
+//! - `result_type`, `in_trash` query option, relevance sort, search `filter.in_trash`
+//!   (NEWER), `place` properties, relative date *ranges* (`past_week`, `next_month`, ...),
+//!   status group filters, rollup `any`/`every`/`none` filters [S5][S12].
+//! - View writes through the API (views change through [`Sim::mutate`] only), dashboard
+//!   widgets, linked views of other databases, `GET /v1/custom_emojis`.
 //! - 403 `restricted_resource` capability checks, 409 conflicts, 529 (only via `inject`),
 //!   per-workspace rate limits and `rate_limit_reason` [S1][S3].
 //! - Synced-block duplicates (reading them is UNCONFIRMED [S14]), templates, file uploads,
-//!   views, guests, groups in people values, custom emoji icons.
+//!   guests, groups in people values.
+//! - A property, block and icon type newer than the mirror (`future_property`,
+//!   `future_block`, `future_icon`) stand for the next types Notion ships; they are not
+//!   Notion's.
 //! - Page mentions keep the title they were written with (Notion re-resolves them on read).
 //! - Database timestamps are minute-rounded like pages (recorded 2025-09-03 database
 //!   answers show millisecond `+00:00` timestamps; the spec chose uniform rounding).
@@ -77,6 +111,26 @@
 //!   of a dual relation edits (and bumps, and emits `page.properties_updated` for) the
 //!   other side's pages. A `child_page` block's `has_children` follows its page's content.
 //! - `data.parent` of `data_source.*` events is the database (the docs' samples disagree).
+//! - Query semantics (Notion documents the operators, not these details): text
+//!   `equals`/`does_not_equal` compare exactly, `contains`, `does_not_contain`,
+//!   `starts_with`, `ends_with` ignore ASCII case (what SQLite's `lower()` does, so the
+//!   mirror's SQL views can match); empty values match only `is_empty` and the negative
+//!   operators; dates compare by UTC calendar date when the filter value is a date (or a
+//!   relative value) and as instants otherwise, on a date's `start`; relative values
+//!   resolve against today in UTC, months by calendar month clamped to the month's end;
+//!   text sorts ignore ASCII case; select and status sort by their option order in the
+//!   schema; ties and unsorted queries follow `created_time` (minute-rounded), then the page
+//!   id (Notion guarantees no order without sorts).
+//! - Views: filters and sorts name properties by their encoded ids (the API accepts names
+//!   and ids; 2026-03-30 fixed encoded ids); view queries apply the filter and sorts only,
+//!   not quick filters (reference "Create a view query": "Executes the view's filter and
+//!   sort configuration"); view changes move no page, database or data source timestamp;
+//!   view events are not aggregated; views of a trashed database stay readable; view
+//!   timestamps are minute-rounded; deleting a property leaves views naming it as they
+//!   are (their queries then answer 400).
+//! - A new data source (and a new database's) gets a default table view, announced with
+//!   `view.created`. Rows of a trashed data source are not edited by random churn (they
+//!   went to the trash with it).
 
 pub mod api;
 pub mod cli;
@@ -89,6 +143,7 @@ pub mod expect;
 pub mod expected;
 mod filler;
 pub mod fixtures;
+pub mod fixtures_2026;
 mod fixtures_showcase;
 mod fixtures_sources;
 mod fixtures_tasks;
@@ -103,6 +158,7 @@ mod mutate_content;
 mod mutate_pages;
 mod mutate_schema;
 mod mutate_values;
+pub mod mutate_views;
 pub mod pagination;
 pub mod properties;
 pub mod property_items;
@@ -114,6 +170,8 @@ mod search_index;
 pub mod stats;
 mod tree;
 pub mod util;
+pub mod version;
+pub mod views;
 pub mod webhook;
 mod workspace;
 
@@ -179,6 +237,8 @@ pub(crate) struct Inner {
     pub limits: Mutex<Limits>,
     pub stats: Arc<Mutex<Stats>>,
     pub search: Mutex<SearchIndex>,
+    /// Cached view queries (`POST /v1/views/{id}/queries`).
+    pub view_queries: Mutex<views::QueryCache>,
     webhooks: Mutex<Option<Arc<WebhookSender>>>,
     /// The most recent raw events (bounded), for tests and the demo.
     events: Mutex<std::collections::VecDeque<events::RawEvent>>,
@@ -232,6 +292,7 @@ impl Sim {
             limits: Mutex::new(Limits::new(seed)),
             stats: Arc::new(Mutex::new(Stats::default())),
             search: Mutex::new(SearchIndex::default()),
+            view_queries: Mutex::new(views::QueryCache::default()),
             webhooks: Mutex::new(None),
             events: Mutex::new(std::collections::VecDeque::new()),
             token: config.token.clone(),
@@ -435,9 +496,16 @@ impl Sim {
         done
     }
 
-    /// What an exact mirror of the current workspace holds.
+    /// What an exact mirror of the current workspace holds (speaking the default
+    /// Notion-Version).
     pub fn expected(&self) -> Expected {
-        expect::expected(&lock(&self.inner.ws))
+        self.expected_for(version::NotionVersion::default())
+    }
+
+    /// What an exact mirror speaking `version` holds (`archived` and the meeting-notes
+    /// block name differ between versions).
+    pub fn expected_for(&self, version: version::NotionVersion) -> Expected {
+        expect::expected(&lock(&self.inner.ws), version)
     }
 
     /// The fewest requests a complete cold sync of the current workspace needs.

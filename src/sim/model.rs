@@ -19,6 +19,9 @@ pub enum Parent {
     /// Only pages (rows) have a data-source parent.
     DataSource(String),
     Block(String),
+    /// A page a Custom Agent's workflow owns (`parent.type = "agent_id"`, changelog
+    /// 2026-05-08); seen at the workspace level.
+    Agent(String),
 }
 
 /// Where a block or comment lives.
@@ -44,6 +47,10 @@ pub enum UserKind {
     /// `own` marks the integration's bot (full `bot` object in `/users/me`).
     Bot {
         own: bool,
+    },
+    /// A Custom Agent: a bot user with `agent_id` (changelog 2026-10-15).
+    Agent {
+        agent_id: String,
     },
 }
 
@@ -77,6 +84,9 @@ pub enum RollupFn {
     Max,
     EarliestDate,
     ShowOriginal,
+    /// An aggregation the API does not compute (`median`): page objects show the
+    /// `unsupported` variant (changelog 2026-08-05).
+    Median,
 }
 
 impl RollupFn {
@@ -87,6 +97,7 @@ impl RollupFn {
             RollupFn::Max => "max",
             RollupFn::EarliestDate => "earliest_date",
             RollupFn::ShowOriginal => "show_original",
+            RollupFn::Median => "median",
         }
     }
 }
@@ -105,6 +116,9 @@ pub enum FormulaDef {
     DateAddDays { prop: String, days: i64 },
     /// number: `prop(relation).length()` — evaluated over at most 25 references [S11].
     RelationCount { prop: String },
+    /// A formula whose result type the API cannot express: the `unsupported` variant
+    /// (changelog 2026-08-05).
+    Unsupported,
 }
 
 impl FormulaDef {
@@ -116,6 +130,7 @@ impl FormulaDef {
             | FormulaDef::DateAddDays { prop, .. }
             | FormulaDef::RelationCount { prop } => vec![prop],
             FormulaDef::TitleWithOption { title, option } => vec![title, option],
+            FormulaDef::Unsupported => Vec::new(),
         }
     }
 }
@@ -165,7 +180,13 @@ pub enum PropKind {
     },
     Verification,
     Button,
+    /// A property type newer than every version the mirror knows (stands for the next
+    /// new type Notion ships): schema `{}`, value an object.
+    Future,
 }
+
+/// The type name the simulator gives [`PropKind::Future`].
+pub const FUTURE_PROPERTY_TYPE: &str = "future_property";
 
 impl PropKind {
     /// The API's `type` string.
@@ -194,6 +215,7 @@ impl PropKind {
             PropKind::UniqueId { .. } => "unique_id",
             PropKind::Verification => "verification",
             PropKind::Button => "button",
+            PropKind::Future => FUTURE_PROPERTY_TYPE,
         }
     }
 
@@ -277,6 +299,8 @@ pub struct Database {
     pub revoked: bool,
     pub icon: Value,
     pub data_sources: Vec<String>,
+    /// View ids in tab order (deleted ones stay, flagged).
+    pub views: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -340,6 +364,31 @@ impl Comment {
     }
 }
 
+/// A database view (Views API, changelog 2026-03-19): scoped to one data source (none for
+/// a dashboard), with the filter and sorts its queries apply. `filter`/`sorts` are the JSON
+/// the API shows (properties named by their encoded ids).
+#[derive(Debug, Clone)]
+pub struct View {
+    pub id: String,
+    pub seq: u64,
+    pub database_id: String,
+    /// `None` for dashboard views.
+    pub data_source_id: Option<String>,
+    pub name: String,
+    /// table, board, calendar, timeline, gallery, list, form, chart, map, dashboard.
+    pub vtype: String,
+    pub filter: Value,
+    pub sorts: Value,
+    pub quick_filters: Value,
+    pub configuration: Value,
+    pub created_time: DateTime<Utc>,
+    pub last_edited_time: DateTime<Utc>,
+    pub created_by: String,
+    pub last_edited_by: String,
+    /// Deleted views answer 404 and leave every list.
+    pub deleted: bool,
+}
+
 /// Any object the API can name by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjKind {
@@ -349,6 +398,7 @@ pub enum ObjKind {
     Block,
     Comment,
     User,
+    View,
 }
 
 /// The whole simulated workspace.
@@ -367,6 +417,7 @@ pub struct Workspace {
     pub data_sources: BTreeMap<String, DataSource>,
     pub blocks: BTreeMap<String, Block>,
     pub comments: BTreeMap<String, Comment>,
+    pub views: BTreeMap<String, View>,
     /// Fixture objects that random mutations must not trash, move or revoke.
     pub protected: std::collections::BTreeSet<String>,
     pub(crate) seq: u64,
@@ -389,6 +440,7 @@ impl Workspace {
             data_sources: BTreeMap::new(),
             blocks: BTreeMap::new(),
             comments: BTreeMap::new(),
+            views: BTreeMap::new(),
             protected: Default::default(),
             seq: 0,
             rng,

@@ -145,6 +145,43 @@ pub enum Mutation {
     RestoreAccess {
         page_id: String,
     },
+    /// A view of a data source (`view.created`); `filter`/`sorts` as the API takes them.
+    CreateView {
+        data_source_id: String,
+        name: String,
+        view_type: String,
+        #[serde(default)]
+        filter: Value,
+        #[serde(default)]
+        sorts: Value,
+    },
+    /// Renames a view and/or replaces its filter or sorts (`view.updated`).
+    UpdateView {
+        view_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// Absent: unchanged; `null`: cleared.
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
+        filter: Option<Value>,
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
+        sorts: Option<Value>,
+    },
+    DeleteView {
+        view_id: String,
+    },
+}
+
+/// A field that is present (even as `null`) is `Some`; only an absent one is `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// What a successful mutation created.
@@ -251,6 +288,20 @@ impl Tx<'_> {
             M::TrashDataSource { data_source_id } => self.trash_data_source(data_source_id),
             M::RevokeAccess { page_id } => self.set_access(page_id, true),
             M::RestoreAccess { page_id } => self.set_access(page_id, false),
+            M::CreateView {
+                data_source_id,
+                name,
+                view_type,
+                filter,
+                sorts,
+            } => self.create_view(data_source_id, name, view_type, filter, sorts),
+            M::UpdateView {
+                view_id,
+                name,
+                filter,
+                sorts,
+            } => self.update_view(view_id, name.as_deref(), filter.as_ref(), sorts.as_ref()),
+            M::DeleteView { view_id } => self.delete_view(view_id),
         }
     }
 
@@ -260,7 +311,13 @@ impl Tx<'_> {
         let events: Vec<RawEvent> = std::mem::take(&mut self.events)
             .into_iter()
             .filter(|e| {
-                let id = if e.entity_type == "comment" {
+                let id = if e.entity_type == "view" {
+                    e.data
+                        .pointer("/parent/id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                } else if e.entity_type == "comment" {
                     e.data
                         .get("page_id")
                         .and_then(Value::as_str)
@@ -329,6 +386,7 @@ impl Tx<'_> {
             Parent::Workspace => json!({ "id": self.ws.workspace_id, "type": "space" }),
             Parent::Page(id) => json!({ "id": id, "type": "page" }),
             Parent::Block(id) => json!({ "id": id, "type": "block" }),
+            Parent::Agent(id) => json!({ "id": id, "type": "agent" }),
             Parent::DataSource(ds) => {
                 let db = self
                     .ws

@@ -294,6 +294,7 @@ impl Tx<'_> {
                 revoked: false,
                 icon: Value::Null,
                 data_sources: Vec::new(),
+                views: Vec::new(),
             },
         );
         self.created.push(id.clone());
@@ -370,6 +371,7 @@ impl Tx<'_> {
             &id,
             json!({ "parent": parent }),
         );
+        self.default_view(&id);
         Ok(id)
     }
 

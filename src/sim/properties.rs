@@ -145,6 +145,7 @@ fn formula_expression(ds: &DataSource, f: &FormulaDef) -> String {
             format!("dateAdd(prop(\"{}\"), {days}, \"days\")", n(prop))
         }
         FormulaDef::RelationCount { prop } => format!("prop(\"{}\").length()", n(prop)),
+        FormulaDef::Unsupported => "unsupported()".to_string(),
     }
 }
 
@@ -308,6 +309,7 @@ pub fn value_json(
             _ => json!({ "state": "unverified", "verified_by": null, "date": null }),
         },
         PropKind::Button => json!({}),
+        PropKind::Future => json!({ "state": "new", "score": 1 }),
     }
 }
 
@@ -370,6 +372,7 @@ fn formula_json(ws: &Workspace, page: &Page, ds: &DataSource, f: &FormulaDef, mo
             };
             json!({ "type": "number", "number": n })
         }
+        FormulaDef::Unsupported => json!({ "type": "unsupported", "unsupported": {} }),
     }
 }
 
@@ -484,6 +487,9 @@ pub(crate) fn aggregate(f: RollupFn, ty: &str, vals: &[Value], related: usize) -
                 })
                 .collect();
             json!({ "type": "array", "array": arr, "function": "show_original" })
+        }
+        RollupFn::Median => {
+            json!({ "type": "unsupported", "unsupported": {}, "function": "median" })
         }
     }
 }

@@ -64,12 +64,72 @@ pub fn property_items(ws: &Workspace, page: &Page, prop: Option<&PropSchema>) ->
         },
         PropKind::Rollup {
             relation, target, ..
-        } => {
-            let (ty, vals) = rollup_inputs(ws, page, relation, target, usize::MAX);
-            vals.into_iter().map(|v| item(&ty, v)).collect()
-        }
+        } => rollup_items(ws, page, relation, target),
         _ => Vec::new(),
     }
+}
+
+/// A rollup's items: the related pages' values of the rolled-up property, flattened the
+/// way that property's own item list is — one item per rich-text element of a title or
+/// text, per user of a people value, per page of a relation, one item per page otherwise
+/// ("A title or text item contains one rich text object"; developers.notion.com guide
+/// "Read page property values", reference "Retrieve a page property item": show_original
+/// rollups return "a flattened list of all the property items"). Each item is the rolled-up
+/// property's own item, so its `id` is that property's id.
+fn rollup_items(ws: &Workspace, page: &Page, relation: &str, target: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (tp, tds, tprop) in rollup_sources(ws, page, relation, target) {
+        let enc = encode_uri_component(&tprop.id);
+        let ty = tprop.kind.type_name();
+        let item = |v: Value| {
+            let mut m = Map::new();
+            m.insert("object".into(), json!("property_item"));
+            m.insert("id".into(), json!(enc));
+            m.insert("type".into(), json!(ty));
+            m.insert(ty.to_string(), v);
+            Value::Object(m)
+        };
+        let value = value_json(ws, tp, tds, tprop, Mode::Full);
+        match &tprop.kind {
+            PropKind::Title | PropKind::RichText | PropKind::People | PropKind::Relation { .. } => {
+                out.extend(
+                    value
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(item),
+                );
+            }
+            _ => out.push(item(value)),
+        }
+    }
+    out
+}
+
+/// The related pages a rollup reads, with their data source and the rolled-up property
+/// (the same selection `rollup_inputs` aggregates).
+fn rollup_sources<'a>(
+    ws: &'a Workspace,
+    page: &Page,
+    relation: &str,
+    target: &str,
+) -> Vec<(&'a Page, &'a DataSource, &'a PropSchema)> {
+    let mut out = Vec::new();
+    for id in &relation_targets(ws, page, relation) {
+        let Some(tp) = ws.pages.get(id) else { continue };
+        let Some(tds) = ws.row_source(tp) else {
+            continue;
+        };
+        let Some(tprop) = tds.properties.iter().find(|p| p.id == target) else {
+            continue;
+        };
+        if matches!(tprop.kind, PropKind::Rollup { .. } | PropKind::Formula(_)) {
+            continue; // nested computed values are not rolled up by the simulator
+        }
+        out.push((tp, tds, tprop));
+    }
+    out
 }
 
 /// The `property_item` descriptor of a paginated property answer. For rollups, the final

@@ -49,8 +49,15 @@ impl View<'_> {
         !self.ws.protected.contains(id)
     }
 
+    /// Live and editable: not trashed, visible, and not a row of a trashed data source
+    /// (its rows went to the trash with it).
     fn live(&self, p: &Page) -> bool {
-        !p.in_trash && self.ws.visible(&p.id)
+        !p.in_trash
+            && self.ws.visible(&p.id)
+            && self
+                .ws
+                .row_source(p)
+                .is_none_or(|ds| !self.ws.ds_trashed(ds))
     }
 
     fn is_row(&self, p: &Page) -> bool {
@@ -126,6 +133,23 @@ impl View<'_> {
             .collect()
     }
 
+    /// A readable view of a live data source that is not a fixture's.
+    fn free_view(&self, rng: &mut SimRng) -> Option<&super::model::View> {
+        let views: Vec<&super::model::View> = self
+            .ws
+            .views
+            .values()
+            .filter(|x| self.free(&x.id) && self.ws.readable_view(&x.id).is_some())
+            .filter(|x| {
+                x.data_source_id
+                    .as_deref()
+                    .and_then(|d| self.ws.data_sources.get(d))
+                    .is_some_and(|d| !self.ws.ds_trashed(d))
+            })
+            .collect();
+        rng.pick(&views).copied()
+    }
+
     fn open_comment(&self, rng: &mut SimRng) -> Option<String> {
         let n = self.ws.comments.len();
         for _ in 0..TRIES {
@@ -157,7 +181,7 @@ pub(crate) fn pick(ws: &Workspace, rng: &mut SimRng, mix: &MutationMix) -> Optio
     }
     if mix.structure {
         kinds.extend([
-            "create", "create", "move", "trash", "restore", "schema", "db",
+            "create", "create", "move", "trash", "restore", "schema", "db", "view",
         ]);
     }
     if mix.revoke {
@@ -190,6 +214,10 @@ pub const KINDS: &[&str] = &[
     "create_database",
     "revoke",
     "unrevoke",
+    "view",
+    "view_create",
+    "view_update",
+    "view_delete",
 ];
 
 /// One valid random mutation of `kind` (one of [`KINDS`]); None when it has no target.
@@ -295,6 +323,48 @@ fn of_kind(v: &View, rng: &mut SimRng, kind: &str) -> Option<Mutation> {
             let page_id = v.page(rng, |p| p.revoked)?;
             Some(Mutation::RestoreAccess { page_id })
         }
+        "view" => {
+            let kind = *rng.pick(&["view_create", "view_update", "view_update", "view_delete"])?;
+            of_kind(v, rng, kind)
+        }
+        "view_create" => {
+            let sources = v.live_sources();
+            let ds = ws.data_sources.get(rng.pick(&sources)?)?;
+            Some(Mutation::CreateView {
+                data_source_id: ds.id.clone(),
+                name: format!("View {}", rng.hex(4)),
+                view_type: rng.pick(super::mutate_views::VIEW_TYPES)?.to_string(),
+                filter: super::mutate_views::random_filter(ws, ds, rng),
+                sorts: super::mutate_views::random_sorts(ds, rng),
+            })
+        }
+        "view_update" => {
+            let view = v.free_view(rng)?;
+            let ds = ws.data_sources.get(view.data_source_id.as_deref()?)?;
+            Some(match rng.index(3) {
+                0 => Mutation::UpdateView {
+                    view_id: view.id.clone(),
+                    name: Some(format!("Renamed view {}", rng.hex(4))),
+                    filter: None,
+                    sorts: None,
+                },
+                1 => Mutation::UpdateView {
+                    view_id: view.id.clone(),
+                    name: None,
+                    filter: Some(super::mutate_views::random_filter(ws, ds, rng)),
+                    sorts: None,
+                },
+                _ => Mutation::UpdateView {
+                    view_id: view.id.clone(),
+                    name: None,
+                    filter: None,
+                    sorts: Some(super::mutate_views::random_sorts(ds, rng)),
+                },
+            })
+        }
+        "view_delete" => Some(Mutation::DeleteView {
+            view_id: v.free_view(rng)?.id.clone(),
+        }),
         _ => None,
     }
 }

@@ -20,7 +20,10 @@ pub fn user_json(ws: &Workspace, id: &str) -> Value {
     let mut m = Map::new();
     m.insert("object".into(), json!("user"));
     m.insert("id".into(), json!(u.id));
-    m.insert("name".into(), json!(u.name));
+    // A person who never set a name shows `null` (`name` may be null; upgrade guide
+    // 2026-12-01 "Person names").
+    let name = (!u.name.is_empty()).then_some(u.name.as_str());
+    m.insert("name".into(), json!(name));
     m.insert("avatar_url".into(), json!(u.avatar_url));
     match &u.kind {
         UserKind::Person { email } => {
@@ -35,6 +38,12 @@ pub fn user_json(ws: &Workspace, id: &str) -> Value {
             // Other integrations' bots show an empty `bot` object [ultimate users list].
             m.insert("type".into(), json!("bot"));
             m.insert("bot".into(), json!({}));
+        }
+        UserKind::Agent { agent_id } => {
+            // "a bot user object gives agent_id and id" (changelog 2026-10-15).
+            m.insert("type".into(), json!("bot"));
+            m.insert("bot".into(), json!({}));
+            m.insert("agent_id".into(), json!(agent_id));
         }
     }
     Value::Object(m)
@@ -60,6 +69,7 @@ pub fn parent_json(ws: &Workspace, parent: &Parent) -> Value {
         Parent::Workspace => json!({ "type": "workspace", "workspace": true }),
         Parent::Page(id) => json!({ "type": "page_id", "page_id": id }),
         Parent::Block(id) => json!({ "type": "block_id", "block_id": id }),
+        Parent::Agent(id) => json!({ "type": "agent_id", "agent_id": id }),
         Parent::DataSource(ds) => {
             let db = ws
                 .data_sources

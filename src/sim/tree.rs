@@ -29,6 +29,8 @@ impl Workspace {
             Some(ObjKind::Comment)
         } else if self.users.iter().any(|u| u.id == id) {
             Some(ObjKind::User)
+        } else if self.views.contains_key(id) {
+            Some(ObjKind::View)
         } else {
             None
         }
@@ -56,7 +58,7 @@ impl Workspace {
                     return false;
                 }
                 match &p.parent {
-                    Parent::Workspace => return true,
+                    Parent::Workspace | Parent::Agent(_) => return true,
                     Parent::Page(x) | Parent::Block(x) => x,
                     Parent::DataSource(ds) => match self.data_sources.get(ds) {
                         Some(d) => &d.database_id,
@@ -68,7 +70,7 @@ impl Workspace {
                     return false;
                 }
                 match &d.parent {
-                    Parent::Workspace => return true,
+                    Parent::Workspace | Parent::Agent(_) => return true,
                     Parent::Page(x) | Parent::Block(x) | Parent::DataSource(x) => x,
                 }
             } else if let Some(ds) = self.data_sources.get(cur) {

@@ -115,7 +115,8 @@ pub fn envelope(event: &Value) -> Option<Envelope> {
 ///   schema, and the rows only when the change alters row values; `content_updated` →
 ///   one query for rows edited since the source's newest row; `moved`/`deleted` → the
 ///   data source object;
-/// - `comment.*` → one `GET /v1/comments/{id}` (404 removes it).
+/// - `comment.*` → one `GET /v1/comments/{id}` (404 removes it);
+/// - `view.*` → one `GET /v1/views/{id}` (404 removes it).
 pub fn signals(event: &Value, due_at: i64) -> Vec<Signal> {
     let Some(env) = envelope(event) else {
         return Vec::new();
@@ -168,6 +169,8 @@ pub fn signals(event: &Value, due_at: i64) -> Vec<Signal> {
         ("data_source.moved", "data_source") | ("data_source.deleted", "data_source") => {
             one(Kind::DataSource, reason::SCHEMA | reason::TRASH)
         }
+        // A view created, changed or deleted: one GET of it (404 removes it).
+        (t, "view") if t.starts_with("view.") => one(Kind::View, reason::PROPERTIES),
         (t, "comment") if t.starts_with("comment.") => {
             let mut s = Signal::new(Kind::Comment, id.clone(), reason::PROPERTIES, due_at);
             s.hint = page_hint(data);
@@ -299,7 +302,9 @@ mod tests {
         assert_eq!(c[0].kind, Kind::Comment);
         assert_eq!(c[0].hint.as_deref(), Some(B));
         assert!(signals(&event("file_upload.completed", "file_upload", json!({})), 0).is_empty());
-        assert!(signals(&event("view.created", "view", json!({})), 0).is_empty());
+        let v = signals(&event("view.deleted", "view", json!({})), 0);
+        assert_eq!(v[0].kind, Kind::View);
+        assert_eq!(v[0].reasons, reason::PROPERTIES);
         assert!(
             signals(&json!({"type": "page.created"}), 0).is_empty(),
             "no id"

@@ -62,7 +62,7 @@ pub fn open(config: &Config) -> Connection {
 /// The differences between the mirror and the simulated workspace (empty = equal).
 pub fn differences(sim: &Sim, config: &Config, scope: Scope) -> Vec<String> {
     let conn = open(config);
-    verify::diff(&conn, &sim.expected(), scope).expect("comparison runs")
+    verify::diff(&conn, &sim.expected_for(config.notion_version), scope).expect("comparison runs")
 }
 
 #[track_caller]
@@ -120,13 +120,16 @@ pub fn http() -> reqwest::Client {
 
 /// Settled sweeps of `kind` (`full`, `incremental`, `presence`, `resync`, or `%` for
 /// any): their listings ended and the work they queued is done.
+/// 0 while the mirror is not migrated yet (a daemon started as a process creates the file
+/// before its tables).
 pub fn sweeps_finished(config: &Config, kind: &str) -> i64 {
-    count(
-        config,
-        &format!(
-            "select count(*) from sync_runs where kind like '{kind}' and settled_at is not null"
-        ),
-    )
+    let sql = format!(
+        "select count(*) from sync_runs where kind like '{kind}' and settled_at is not null"
+    );
+    notion_mirror::mirror::open::open_read_only(&config.db_path)
+        .ok()
+        .and_then(|c| c.query_row(&sql, [], |r| r.get(0)).ok())
+        .unwrap_or(0)
 }
 
 /// Runs one more sweep of `kind` on a running daemon and waits until it settled.

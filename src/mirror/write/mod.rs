@@ -11,10 +11,12 @@
 mod content;
 mod objects;
 mod runs;
+mod views;
 
 pub use content::*;
 pub use objects::*;
 pub use runs::*;
+pub use views::*;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;

@@ -27,20 +27,20 @@ pub fn upsert_page(conn: &Connection, page: Value) -> Result<Upsert, StoreError>
     let wrote =
         conn.prepare_cached(
             "INSERT INTO pages (id, raw, parent_type, parent_id, data_source_id, title, url,
-                            created_time, last_edited_time, in_trash, synced_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                            created_time, last_edited_time, in_trash, synced_at, icon)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (id) DO UPDATE SET raw = excluded.raw, parent_type = excluded.parent_type,
              parent_id = excluded.parent_id, data_source_id = excluded.data_source_id,
              title = excluded.title, url = excluded.url, created_time = excluded.created_time,
              last_edited_time = excluded.last_edited_time, in_trash = excluded.in_trash,
-             synced_at = excluded.synced_at
+             synced_at = excluded.synced_at, icon = excluded.icon
          WHERE pages.raw IS NOT excluded.raw OR pages.parent_type IS NOT excluded.parent_type
             OR pages.parent_id IS NOT excluded.parent_id
             OR pages.data_source_id IS NOT excluded.data_source_id
             OR pages.title IS NOT excluded.title OR pages.url IS NOT excluded.url
             OR pages.created_time IS NOT excluded.created_time
             OR pages.last_edited_time IS NOT excluded.last_edited_time
-            OR pages.in_trash IS NOT excluded.in_trash",
+            OR pages.in_trash IS NOT excluded.in_trash OR pages.icon IS NOT excluded.icon",
         )?
         .execute(params![
             id,
@@ -54,6 +54,7 @@ pub fn upsert_page(conn: &Connection, page: Value) -> Result<Upsert, StoreError>
             str_field(page, "last_edited_time").unwrap_or_default(),
             trashed(page),
             now_iso(),
+            page.get("icon").and_then(text::icon),
         ])? > 0;
     if !wrote {
         conn.prepare_cached("UPDATE pages SET synced_at = ?2 WHERE id = ?1")?
@@ -237,11 +238,12 @@ pub fn upsert_user(conn: &Connection, user: Value) -> Result<Upsert, StoreError>
     let (user, id, raw) = (&incoming.object, &incoming.id, &incoming.raw);
     let wrote =
         conn.prepare_cached(
-            "INSERT INTO users (id, raw, type, name, email) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO users (id, raw, type, name, email, agent_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (id) DO UPDATE SET raw = excluded.raw, type = excluded.type,
-             name = excluded.name, email = excluded.email
+             name = excluded.name, email = excluded.email, agent_id = excluded.agent_id
          WHERE users.raw IS NOT excluded.raw OR users.type IS NOT excluded.type
-            OR users.name IS NOT excluded.name OR users.email IS NOT excluded.email",
+            OR users.name IS NOT excluded.name OR users.email IS NOT excluded.email
+            OR users.agent_id IS NOT excluded.agent_id",
         )?
         .execute(params![
             id,
@@ -249,6 +251,7 @@ pub fn upsert_user(conn: &Connection, user: Value) -> Result<Upsert, StoreError>
             str_field(user, "type"),
             str_field(user, "name"),
             user.pointer("/person/email").and_then(Value::as_str),
+            user.get("agent_id").and_then(Value::as_str),
         ])? > 0;
     if !wrote {
         return Ok(Upsert::Unchanged);
@@ -336,6 +339,7 @@ pub fn remove_database(conn: &Connection, id: &str, why: Removal) -> Result<usiz
     for source in sources {
         removed += remove_data_source(conn, &source, Removal::ParentRemoved)?;
     }
+    removed += super::remove_views_of_database(conn, id)?;
     let n = conn
         .prepare_cached("DELETE FROM databases WHERE id = ?1")?
         .execute([id])?;
