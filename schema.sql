@@ -253,14 +253,16 @@ ALTER TABLE queue ADD COLUMN signalled_at TEXT;
 ALTER TABLE queue ADD COLUMN sweep_run INTEGER;
 
 -- The objects each sweep queued work for, so a sweep knows when its own work is done
--- (none of them still queued) without waiting for anyone else's. Rows go when the sweep
--- settles.
+-- without waiting for anyone else's: a row goes when a run of its object that was claimed
+-- after it was queued finishes (or parks); what is left when the sweep settles goes too.
 CREATE TABLE sweep_items (
     run  INTEGER NOT NULL,                  -- sync_runs.id
     kind TEXT NOT NULL,
     id   TEXT NOT NULL,
+    at   INTEGER NOT NULL,                  -- unix ms the sweep queued it
     PRIMARY KEY (run, kind, id)
 ) WITHOUT ROWID;
+CREATE INDEX sweep_items_object ON sweep_items (kind, id);
 
 -- extension: sweeps are `incremental`, `presence`, `full` (the daily one) or `resync`
 -- (SIGHUP / `notion-mirror resync`). `finished_at` is when its listings ended; `settled_at`

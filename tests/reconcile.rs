@@ -24,46 +24,48 @@ async fn start(sim: &Sim, dir: &std::path::Path) -> (Config, Daemon) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_incremental_sweep_catches_up_when_every_webhook_is_dropped() {
+async fn the_incremental_then_the_presence_sweep_catch_up_when_every_webhook_is_dropped() {
     let sim = common::sim(GenConfig::small(31), Knobs::unlimited()).await;
     let dir = tempfile::tempdir().unwrap();
     let (config, daemon) = start(&sim, dir.path()).await;
     let mut hooks = sim.default_webhook_config(&format!("http://{}/webhook", daemon.addr));
     hooks.drop_rate = 1.0;
     sim.start_webhooks(hooks);
-    // Comments do not move any timestamp, so only webhooks or a full sweep find them; the
-    // rest of the mix (pages, blocks, trash, restore, moves, schemas, new sources) must be
-    // found by one incremental sweep.
-    // NOTE (issue 19, for the lead): this check depends on the sequence. A lock or unlock
-    // moves no timestamp, and a trashed page leaves every listing, so an incremental sweep
-    // without webhooks cannot see either; on main, seeds 1 and 2 fail the same way. 3103
-    // is a sequence (in the workspace with the 2026 additions) that has neither left over.
-    let applied = sim.mutate_random(
-        3103,
-        200,
-        MutationMix {
-            comments: false,
-            structure: true,
-            revoke: false,
-        },
-    );
-    assert!(applied.len() >= 180, "applied {}", applied.len());
-    let kinds: std::collections::BTreeSet<String> = applied
-        .iter()
-        .map(|m| {
-            serde_json::to_value(m).unwrap()["op"]
-                .as_str()
-                .unwrap_or("")
-                .to_string()
-        })
-        .collect();
-    println!("mutation kinds: {kinds:?}");
+    // Comments move no timestamp: only webhooks or the daily sweep find them (left out of
+    // the mix). Everything that moves a timestamp must be found by one incremental sweep;
+    // a lock (no timestamp) and a page trashed at the top level (no listing shows it) are
+    // the presence sweep's, which sees every listed object and checks the missing ones.
+    for seed in [3100_u64, 1, 2] {
+        let applied = sim.mutate_random(
+            seed,
+            70,
+            MutationMix {
+                comments: false,
+                structure: true,
+                revoke: false,
+            },
+        );
+        assert!(applied.len() >= 60, "applied {}", applied.len());
+    }
     let sender = sim.webhooks().unwrap();
     assert!(sender.quiesce(Duration::from_secs(30)).await);
     assert_eq!(sender.stats().acknowledged, 0, "nothing was delivered");
-    daemon.triggers.request(SweepKind::Incremental);
-    wait_sweeps(&config, "incremental", 1).await;
+    common::sweep_and_settle(&daemon, &config, SweepKind::Incremental).await;
     // Views come with webhooks and the daily sweep only (all webhooks were dropped).
+    let left = common::differences(&sim, &config, Scope::without_views());
+    let presence_only = |d: &String| {
+        d.contains("/is_locked:")
+            || d.contains("/in_trash:")
+            || d.contains("/archived:")
+            || d.contains("in_trash column")
+    };
+    assert!(
+        left.iter().all(presence_only),
+        "the incremental sweep left what it can see:\n{}",
+        left.join("\n")
+    );
+    println!("left for the presence sweep: {left:?}");
+    common::sweep_and_settle(&daemon, &config, SweepKind::Presence).await;
     common::assert_mirror_equals(&sim, &config, Scope::without_views());
     daemon.stop().await;
 }

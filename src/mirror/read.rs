@@ -33,7 +33,9 @@ pub struct PageState {
     /// applied from webhook events), or that read is unsettled.
     pub unverified: bool,
     /// The last whole-tree read started less than [`CONTENT_SETTLE_SECS`] after the
-    /// version it read: a later edit in that minute would not move `last_edited_time`.
+    /// version it read (a later edit in that minute would not move `last_edited_time`),
+    /// and that much time has passed now, so a read now would settle it (reading again
+    /// sooner would be just as unsettled).
     pub unsettled: bool,
 }
 
@@ -52,7 +54,8 @@ const FRESHNESS_SQL: &str = "content_edited_time IS NULL,
       content_edited_time IS NULL
         OR max(last_edited_time, coalesce(events_edited_time, '')) > content_edited_time,
       content_synced_at IS NULL
-        OR julianday(content_synced_at) < julianday(content_edited_time) + ?S / 86400.0";
+        OR (julianday(content_synced_at) < julianday(content_edited_time) + ?S / 86400.0
+            AND julianday('now') >= julianday(content_edited_time) + ?S / 86400.0)";
 
 fn page_state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PageState> {
     let unsettled: bool = r.get(9)?;

@@ -81,12 +81,6 @@ fn load_row(conn: &Connection, kind: Kind, id: &str) -> Result<Option<Row>, Stor
 
 /// Adds a signal to the queue, coalescing with the object's row if it has one.
 pub fn enqueue(conn: &Connection, signal: &Signal, now_ms: i64) -> Result<(), StoreError> {
-    if let Some(run) = signal.sweep_run {
-        conn.prepare_cached(
-            "INSERT OR IGNORE INTO sweep_items (run, kind, id) VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![run, signal.kind.as_str(), signal.id])?;
-    }
     let mut reasons = signal.reasons;
     match load_row(conn, signal.kind, &signal.id)? {
         None => {
@@ -114,7 +108,11 @@ pub fn enqueue(conn: &Connection, signal: &Signal, now_ms: i64) -> Result<(), St
             if signal.if_idle
                 && (row.state == "failed"
                     || (row.state == "running"
-                        && (row.reasons | row.next_reasons) & reasons == reasons)) => {}
+                        && (row.reasons | row.next_reasons) & reasons == reasons)) =>
+        {
+            // Covered by the run in progress (or parked): the sweep owns nothing here.
+            return Ok(());
+        }
         Some(row) if row.state == "running" => {
             let mut next = row.next_reasons | reasons;
             let mut blocks = row.next_blocks;
@@ -178,6 +176,20 @@ pub fn enqueue(conn: &Connection, signal: &Signal, now_ms: i64) -> Result<(), St
             ])?;
         }
     }
+    if let Some(run) = signal.sweep_run {
+        conn.prepare_cached(
+            "INSERT INTO sweep_items (run, kind, id, at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (run, kind, id) DO UPDATE SET at = excluded.at",
+        )?
+        .execute(params![run, signal.kind.as_str(), signal.id, now_ms])?;
+    }
+    Ok(())
+}
+
+/// Sweeps' claims on an object that a run claimed at `claimed_at` covered.
+fn settle_sweep_items(conn: &Connection, item: &WorkItem) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM sweep_items WHERE kind = ?1 AND id = ?2 AND at <= ?3")?
+        .execute(params![item.kind.as_str(), item.id, item.claimed_at])?;
     Ok(())
 }
 
@@ -257,6 +269,9 @@ pub fn complete(
         return Ok(0);
     };
     let claimed_iso = super::iso_ms(item.claimed_at);
+    if !matches!(outcome, Outcome::RetryAt { .. }) {
+        settle_sweep_items(conn, item)?;
+    }
     let settled = match outcome {
         Outcome::Done => {
             if row.next_reasons != 0 {
@@ -592,6 +607,23 @@ mod tests {
             0,
             "webhook work is not waited for"
         );
+    }
+
+    #[test]
+    fn a_later_sweep_queuing_the_same_object_does_not_hold_an_earlier_one_open() {
+        let (_d, c) = conn();
+        enqueue(&c, &sweep("a", reason::COMMENTS, 0, 1), 0).unwrap();
+        let item = claim(&c, 10, 1, 1, 60_000).unwrap().remove(0);
+        complete(&c, &item, &Outcome::Done, 20).unwrap();
+        enqueue(&c, &sweep("a", reason::COMMENTS, 0, 2), 30).unwrap();
+        assert_eq!(sweep_open(&c, 1).unwrap(), 0, "sweep 1's work was done");
+        assert_eq!(sweep_open(&c, 2).unwrap(), 1);
+        // Queued by sweep 3 while sweep 2's run is in progress: sweep 3 waits for the next run.
+        let item = claim(&c, 40, 1, 1, 60_000).unwrap().remove(0);
+        enqueue(&c, &sweep("a", reason::CONTENT, 0, 3), 50).unwrap();
+        complete(&c, &item, &Outcome::Done, 60).unwrap();
+        assert_eq!(sweep_open(&c, 2).unwrap(), 0);
+        assert_eq!(sweep_open(&c, 3).unwrap(), 1);
     }
 
     #[test]
