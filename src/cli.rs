@@ -134,6 +134,10 @@ pub struct CommonArgs {
     /// Per-request timeout in seconds [default: 60]
     #[arg(long, value_name = "SECS")]
     pub request_timeout: Option<u64>,
+    /// Who checkpoints the WAL: auto (Litestream when its metadata directory is beside
+    /// the mirror, else the daemon), daemon, or litestream [default: auto]
+    #[arg(long, env = "NOTION_MIRROR_CHECKPOINT", value_name = "MODE")]
+    pub checkpoint: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -257,6 +261,7 @@ impl CommonArgs {
             workers: self.workers,
             no_block_comments: self.no_block_comments,
             request_timeout_secs: self.request_timeout,
+            checkpoint: self.checkpoint.clone(),
             ..Overrides::default()
         }
     }

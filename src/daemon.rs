@@ -65,7 +65,7 @@ pub struct Daemon {
 /// Opens everything and spawns the tasks. The mirror is migrated and the listener bound
 /// when this returns.
 pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
-    let store = Store::open(&config.db_path)?;
+    let store = Store::open_with(&config.db_path, config.store_options())?;
     let interrupted = store
         .write(crate::mirror::write::close_interrupted_runs)
         .await?;

@@ -49,7 +49,7 @@ pub async fn run_kind(
     interrupt: CancellationToken,
     progress: bool,
 ) -> anyhow::Result<SyncEnd> {
-    let store = Store::open(&config.db_path)?;
+    let store = Store::open_with(&config.db_path, config.store_options())?;
     store.write(queue::recover).await?;
     let metrics = Arc::new(Metrics::new());
     let ctx = daemon::context(config, store.clone(), metrics)?;
