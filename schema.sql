@@ -257,3 +257,14 @@ CREATE INDEX queue_sweep_run ON queue (sweep_run) WHERE sweep_run IS NOT NULL;
 -- (SIGHUP / `notion-mirror resync`). `finished_at` is when its listings ended; `settled_at`
 -- when the last work item it queued was done (its watermark moved then).
 ALTER TABLE sync_runs ADD COLUMN settled_at TEXT;
+
+-- migration: 6
+-- Beyond one machine: restore-and-resume and an honest ETA (docs/replication.md).
+
+-- extension: the watermark a sweep moves to once its work is done, recorded when its
+-- listings end, so a daemon restarted (or started on a restored copy) before the sweep
+-- settled can still settle it; `items` the work items of the sweep done so far and
+-- `work_requests` the requests they made (the ETA's requests per item).
+ALTER TABLE sync_runs ADD COLUMN watermark TEXT;
+ALTER TABLE sync_runs ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_runs ADD COLUMN work_requests INTEGER NOT NULL DEFAULT 0;

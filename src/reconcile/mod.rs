@@ -201,6 +201,7 @@ pub async fn sweep(
         objects: figures.report.written,
         removed: figures.report.removed,
         error: error.clone(),
+        watermark: figures.watermark.clone(),
     };
     ctx.store
         .write(move |c| write::finish_run(c, run_id, &record))
