@@ -103,6 +103,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
         webhooks_enabled: config.webhooks_enabled,
         worker_alive: worker_alive.clone(),
         limits: limits::effective(config.http, limits::fd_soft_limit()),
+        rate: config.rate,
     });
     let grace = Duration::from_secs(2).min(config.shutdown_timeout.max(Duration::from_millis(500)));
     tasks.push((
@@ -160,6 +161,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
             triggers.request(SweepKind::Full);
         }
         None => {}
+    }
+    // How far behind, a restored copy, sweeps left unsettled: see `resume.rs`.
+    if let Err(e) = crate::resume::on_start(&store, &config.db_path, &triggers, &settler).await {
+        tracing::warn!(error = %e, "cannot look at how far behind the mirror is; the scheduled sweeps catch up");
     }
     let scheduler = schedule(config, &triggers).await?;
     // Reported in the background: READY must not wait on the network (a hung network at
