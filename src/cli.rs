@@ -67,6 +67,15 @@ pub enum Command {
     Status(StatusArgs),
     /// Requeue work items parked as failed (see `status`).
     Retry(DbArgs),
+    /// Write a consistent copy of the mirror, safe while the daemon runs.
+    ///
+    /// Uses SQLite's online backup API (one read transaction: the daemon keeps writing
+    /// meanwhile), checks the copy (`PRAGMA quick_check`), writes it 0600 under a temporary
+    /// name beside DEST, fsyncs and renames it. DEST is a file (replaced atomically) or a
+    /// directory (gets `mirror-<UTC time>.db[.gz]`). To restore: stop the daemon, put the
+    /// copy in place as `mirror.db` (gunzip first), remove any old `mirror.db-wal` and
+    /// `mirror.db-shm`, start it: it resumes (docs/replication.md).
+    Backup(BackupArgs),
     /// Print a page (or a database's index) of the mirror as Markdown, with no request to
     /// Notion.
     ///
@@ -186,6 +195,18 @@ pub struct DbArgs {
     /// The mirror file (the daemon's pid file sits beside it)
     #[arg(long, env = "NOTION_MIRROR_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Where the copy goes: a file, or a directory for a time-stamped file
+    #[arg(value_name = "DEST")]
+    pub dest: PathBuf,
+    /// gzip the copy (mirrors compress about 4:1; `gunzip` restores it)
+    #[arg(long)]
+    pub compress: bool,
 }
 
 #[derive(Debug, Args)]
