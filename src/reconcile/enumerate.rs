@@ -8,7 +8,7 @@
 //! | users list | – | yes | yes |
 //! | data source and database GETs | only changed/new (from search) | every one | every one |
 //! | content | never fetched or unverified | never fetched or unverified | every page, regardless of timestamps |
-//! | comment lists | – | every page (`comments.full_sweep`) | every page |
+//! | comment lists | – | every page (`comments.full_sweep`; once a full sweep settled before) | every page |
 //! | parked work requeued, old events pruned | – | yes | yes |
 //!
 //! Invariant: an object missing from the enumeration only gets a direct-GET check; rows of
@@ -38,14 +38,19 @@ struct Plan {
 }
 
 impl Plan {
-    fn of(kind: SweepKind, options: &SweepOptions) -> Plan {
+    /// `completed_once`: a full sweep or resync settled before. Until then (a cold sync,
+    /// or one resumed after a restart or a restore) every page's comments were listed with
+    /// its first content fetch, so a full sweep lists only the comments of pages whose
+    /// content it fetches; re-listing every page's comments starts with the first full
+    /// sweep after the mirror was complete once.
+    fn of(kind: SweepKind, options: &SweepOptions, completed_once: bool) -> Plan {
         let wide = matches!(kind, SweepKind::Full | SweepKind::Resync);
         Plan {
             users: wide,
             source_gets: wide,
             all_content: kind == SweepKind::Resync,
             all_comments: kind == SweepKind::Resync
-                || (kind == SweepKind::Full && options.full_sweep_comments),
+                || (kind == SweepKind::Full && options.full_sweep_comments && completed_once),
             housekeeping: wide,
         }
     }
@@ -70,7 +75,8 @@ pub(super) async fn enumerate(
     origin: Origin,
     shutdown: &CancellationToken,
 ) -> Result<Listed, FetchError> {
-    let plan = Plan::of(kind, options);
+    let completed_once = ctx.store.read(read::completed_once).await?;
+    let plan = Plan::of(kind, options, completed_once);
     let mut listed = Listed::default();
     if plan.housekeeping {
         housekeeping(ctx, options).await?;
@@ -220,6 +226,11 @@ async fn content(
         .await?;
     let mut signals = content_signals(ctx, origin, &due);
     if plan.all_comments {
+        // Pages whose content is due re-list their comments too (comments move no
+        // timestamp: a changed page's lost `comment.*` event is found only here).
+        for s in &mut signals {
+            s.reasons |= reason::COMMENTS;
+        }
         let due: HashSet<&String> = due.iter().map(|(id, _)| id).collect();
         signals.extend(
             seen.pages
