@@ -151,7 +151,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
         "settler",
         tokio::spawn(async move { watcher.run(settle_ctx, settle_stop).await }),
     ));
-    match store.read(read::owed_sweep).await? {
+    let owed = store.read(read::owed_sweep).await?;
+    match owed {
         Some("resync") => {
             tracing::info!("a resync was asked for and did not finish: resyncing");
             triggers.request(SweepKind::Resync);
@@ -163,7 +164,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
         None => {}
     }
     // How far behind, a restored copy, sweeps left unsettled: see `resume.rs`.
-    if let Err(e) = crate::resume::on_start(&store, &config.db_path, &triggers, &settler).await {
+    let resume =
+        crate::resume::on_start(&store, &config.db_path, &triggers, &settler, owed.is_some());
+    if let Err(e) = resume.await {
         tracing::warn!(error = %e, "cannot look at how far behind the mirror is; the scheduled sweeps catch up");
     }
     let scheduler = schedule(config, &triggers).await?;

@@ -13,7 +13,10 @@
 //!   (changes with a timestamp: pages, properties, content, databases, data sources);
 //! - a copy also lost the events its original acknowledged after the snapshot, including
 //!   those no timestamp shows (comments, locks): it gets one full sweep — the daily one,
-//!   timestamp-guided, not a resync — which lists everything and re-reads comment lists.
+//!   timestamp-guided, not a resync — which lists everything and re-reads comment lists
+//!   (a copy of a mirror that was never complete, taken mid-cold-sync, gets the comment
+//!   lists of the pages it already holds queued here: its full sweep lists only those of
+//!   the pages it fetches).
 //!
 //! Invariants: nothing here fetches or deletes anything; a copy is recognised by the
 //! identity (machine, device, inode) the daemon records in `settings` at every start, so a
@@ -191,20 +194,22 @@ pub struct Resumed {
 }
 
 /// At daemon start (after `close_interrupted_runs` and `queue::recover`): logs how far
-/// behind the mirror is, watches unsettled sweeps again, triggers the catch-up and records
-/// the file's identity.
+/// behind the mirror is, watches unsettled sweeps again, triggers the catch-up (unless
+/// `full_owed`: the full sweep or resync the mirror owes covers it) and records the file's
+/// identity.
 pub async fn on_start(
     store: &Store,
     db: &Path,
     triggers: &Triggers,
     settler: &Arc<Settler>,
+    full_owed: bool,
 ) -> Result<Resumed, StoreError> {
     let current = identity(db).map_err(|e| StoreError::Io {
         path: db.display().to_string(),
         what: "cannot stat the mirror",
         source: e,
     })?;
-    let (behind, recorded, runs, queued) = store
+    let (behind, recorded, runs, queued, completed) = store
         .read(|c| {
             let queued: i64 = c.query_row(
                 "SELECT count(*) FROM queue WHERE state != 'failed'",
@@ -216,12 +221,17 @@ pub async fn on_start(
                 write::get_setting(c, IDENTITY_KEY)?,
                 unsettled(c)?,
                 queued,
+                crate::mirror::read::completed_once(c)?,
             ))
         })
         .await?;
     let origin = origin(recorded.as_deref(), &current);
     let age = behind.age(chrono::Utc::now());
-    let catch_up = plan(&origin, &behind, age);
+    let catch_up = match plan(&origin, &behind, age) {
+        // The full sweep (or resync) the mirror owes anyway covers the catch-up.
+        _ if full_owed => CatchUp::Nothing,
+        planned => planned,
+    };
     report(&behind, age, &origin, catch_up, runs.len(), queued);
     let rewatched = runs.len();
     for figures in runs {
@@ -231,6 +241,16 @@ pub async fn on_start(
         CatchUp::Full => triggers.request(SweepKind::Full),
         CatchUp::Incremental => triggers.request(SweepKind::Incremental),
         CatchUp::Nothing => {}
+    }
+    if matches!(origin, Origin::Copy { .. }) && !completed && behind.newest().is_some() {
+        // Before its first complete sweep a full sweep re-lists only the comments of the
+        // pages it fetches; a copy also lost comment events for pages fetched before its
+        // snapshot, so those pages' comment lists are read once more.
+        let n = store.write(relist_comments).await?;
+        tracing::info!(
+            pages = n,
+            "comment lists of the pages mirrored before the snapshot are read again"
+        );
     }
     if recorded.as_deref() != Some(current.as_str()) {
         store
@@ -259,6 +279,7 @@ fn report(
     };
     let age_text = age.map(human).unwrap_or_else(|| "in the future".into());
     let what = match (origin, catch_up) {
+        (Origin::Copy { .. }, CatchUp::Nothing) => "this mirror is a copy (restored from a replica or a backup); the full sweep it owes catches up (only what changed is fetched; comment lists are re-read)",
         (Origin::Copy { .. }, _) => "this mirror is a copy (restored from a replica or a backup): events its original acknowledged after the snapshot are lost, so a full sweep (only what changed is fetched; comment lists are re-read) catches up",
         (_, CatchUp::Incremental) => "behind: an incremental sweep catches up now",
         _ => "resuming",
@@ -276,6 +297,23 @@ fn report(
     if let Origin::Copy { recorded } = origin {
         tracing::info!(was = %recorded, "the mirror file's identity changed since the last start");
     }
+}
+
+/// Queues a comment listing (sweep priority) for every live page whose content was
+/// fetched; returns how many.
+fn relist_comments(conn: &Connection) -> Result<usize, StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT id FROM pages WHERE in_trash = 0 AND content_edited_time IS NOT NULL")?;
+    let ids = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let origin = crate::fetch::Origin::sweep(None);
+    let now = crate::queue::now_ms();
+    for id in &ids {
+        let signal = origin.signal(crate::queue::Kind::Page, id, crate::queue::reason::COMMENTS);
+        crate::queue::enqueue(conn, &signal, now)?;
+    }
+    Ok(ids.len())
 }
 
 /// `1h02m`, `4m07s`, `12s`.
