@@ -35,6 +35,9 @@ pub struct OpenSweep {
     /// Its work items done, and the requests they made.
     pub items_done: u64,
     pub work_requests: u64,
+    /// The same figures when its listings ended.
+    pub listed_items: u64,
+    pub listed_work_requests: u64,
     /// Its work items pending or running.
     pub items_left: u64,
 }
@@ -65,7 +68,8 @@ fn secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Er
 pub fn open_sweeps(conn: &Connection) -> Result<Vec<OpenSweep>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT r.id, r.kind, r.finished_at IS NULL, r.items, r.work_requests,
-                (SELECT count(*) FROM queue q WHERE q.sweep_run = r.id AND q.state != 'failed')
+                (SELECT count(*) FROM queue q WHERE q.sweep_run = r.id AND q.state != 'failed'),
+                r.listed_items, r.listed_work_requests
          FROM sync_runs r
          WHERE r.settled_at IS NULL
            AND (r.finished_at IS NULL
@@ -81,6 +85,8 @@ pub fn open_sweeps(conn: &Connection) -> Result<Vec<OpenSweep>, StoreError> {
             items_done: n(3)?,
             work_requests: n(4)?,
             items_left: n(5)?,
+            listed_items: n(6)?,
+            listed_work_requests: n(7)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -92,6 +98,24 @@ pub fn estimate(conn: &Connection, rate: f64) -> Result<Option<Estimate>, StoreE
     Ok(from_sweeps(open_sweeps(conn)?, rate))
 }
 
+impl OpenSweep {
+    /// The items and requests its requests-per-item figure comes from: those done since its
+    /// listings ended once there are [`MIN_SAMPLE`] of them (items claimed while the
+    /// listings ran are the first ones listed — in a cold sync the standalone pages search
+    /// returns before any data source row — not a random sample), else all of them.
+    pub fn sample(&self) -> (u64, u64) {
+        let since = self.items_done.saturating_sub(self.listed_items);
+        if !self.listing && since >= MIN_SAMPLE {
+            (
+                since,
+                self.work_requests.saturating_sub(self.listed_work_requests),
+            )
+        } else {
+            (self.items_done, self.work_requests)
+        }
+    }
+}
+
 /// The arithmetic of [`estimate`]: each sweep's items left times its requests per item
 /// done (a sweep with too small a sample borrows the pooled figure of the others).
 pub fn from_sweeps(sweeps: Vec<OpenSweep>, rate: f64) -> Option<Estimate> {
@@ -100,16 +124,16 @@ pub fn from_sweeps(sweeps: Vec<OpenSweep>, rate: f64) -> Option<Estimate> {
     }
     let (done, requests) = sweeps
         .iter()
-        .filter(|s| s.items_done >= MIN_SAMPLE)
-        .fold((0u64, 0u64), |(d, r), s| {
-            (d + s.items_done, r + s.work_requests)
-        });
+        .map(OpenSweep::sample)
+        .filter(|(d, _)| *d >= MIN_SAMPLE)
+        .fold((0u64, 0u64), |(d, r), (sd, sr)| (d + sd, r + sr));
     let pooled = (done > 0).then(|| requests as f64 / done as f64);
     let mut requests_left = 0.0;
     let mut known = true;
     for s in &sweeps {
-        let per_item = if s.items_done >= MIN_SAMPLE {
-            Some(s.work_requests as f64 / s.items_done as f64)
+        let (done, requests) = s.sample();
+        let per_item = if done >= MIN_SAMPLE {
+            Some(requests as f64 / done as f64)
         } else {
             pooled
         };
@@ -183,6 +207,8 @@ mod tests {
             listing,
             items_done: done,
             work_requests: requests,
+            listed_items: 0,
+            listed_work_requests: 0,
             items_left: left,
         }
     }
@@ -209,6 +235,19 @@ mod tests {
             None
         );
         assert!(from_sweeps(Vec::new(), 3.0).is_none());
+    }
+
+    #[test]
+    fn items_done_while_listing_do_not_count_once_enough_came_after() {
+        // 10 heavy items (20 requests each) while listing, then 10 light ones (2 each).
+        let mut s = sweep(false, 20, 220, 50);
+        s.listed_items = 10;
+        s.listed_work_requests = 200;
+        assert_eq!(s.sample(), (10, 20));
+        let e = from_sweeps(vec![s.clone()], 1.0).unwrap();
+        assert_eq!(e.eta, Some(Duration::from_secs(100)));
+        s.items_done = 12;
+        assert_eq!(s.sample(), (12, 220), "too few since: all of them");
     }
 
     #[test]
@@ -250,6 +289,8 @@ mod tests {
                 listing: true,
                 items_done: 6,
                 work_requests: 24,
+                listed_items: 0,
+                listed_work_requests: 0,
                 items_left: 3,
             }]
         );

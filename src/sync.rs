@@ -203,6 +203,8 @@ mod tests {
             listing: false,
             items_done: 10,
             work_requests: 30,
+            listed_items: 0,
+            listed_work_requests: 0,
             items_left: 20,
         };
         let e = eta::from_sweeps(vec![sweep.clone()], 3.0).unwrap();

@@ -138,3 +138,51 @@ async fn a_backup_taken_mid_cold_sync_under_churn_restores_and_resumes() {
         w.shutdown();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_daemon_killed_mid_cold_sync_resumes_in_place_without_starting_over() {
+    let seed = rand::random::<u64>() % 1000;
+    eprintln!("seed {seed}");
+    let sim = common::sim(GenConfig::small(5), Knobs::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mirror.db");
+    let addr = process::free_addr();
+    let mut daemon = process::daemon(&sim, &db, addr, RATE, &dir.path().join("run1.log"), &[]);
+    process::wait_healthy(&mut daemon, addr).await;
+    let fraction = 0.4 + 0.4 * (seed as f64 / 1000.0);
+    process::wait_content_fraction(&sim, &db, fraction, &mut daemon).await;
+    let before = sim.stats();
+    daemon.kill9();
+    let spent_before = before.total() - before.endpoint("users.me");
+
+    sim.reset_stats();
+    let mut daemon = process::daemon(&sim, &db, addr, RATE, &dir.path().join("run2.log"), &[]);
+    process::wait_healthy(&mut daemon, addr).await;
+    process::wait_equal(&sim, &db, &mut daemon, Duration::from_secs(120)).await;
+    let stats = sim.stats();
+    let resumed = stats.total() - stats.endpoint("users.me");
+    let floor = sim.floor().total;
+    eprintln!(
+        "killed at {:.0} % of the content after {spent_before} requests; resuming took {resumed}; floor {floor}",
+        fraction * 100.0
+    );
+    // What was fetched is not fetched again: together about one cold sync, and the second
+    // daemon far less than one.
+    assert!(
+        spent_before + resumed <= floor + floor / 10,
+        "{spent_before} + {resumed} requests for a workspace whose cold sync needs {floor}:\n{}",
+        daemon.tail()
+    );
+    assert!(resumed < floor, "{resumed} >= {floor}");
+    let log = daemon.log_text();
+    assert!(!log.contains("this mirror is a copy"), "{}", daemon.tail());
+    // The first sweep settles (its work is done) and its watermark is in place.
+    let conn = || notion_mirror::mirror::open::open_read_only(&db).unwrap();
+    common::wait_for("the watermark", Duration::from_secs(30), || async {
+        process::scalar(
+            &conn(),
+            "select count(*) from settings where key = 'watermark.incremental'",
+        ) == 1
+    })
+    .await;
+}

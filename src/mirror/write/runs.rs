@@ -57,7 +57,8 @@ pub struct RunFigures {
 pub fn finish_run(conn: &Connection, run_id: i64, figures: &RunFigures) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE sync_runs SET finished_at = ?2, requests = requests + ?3,
-             objects = objects + ?4, removed = removed + ?5, error = ?6, watermark = ?7
+             objects = objects + ?4, removed = removed + ?5, error = ?6, watermark = ?7,
+             listed_items = items, listed_work_requests = work_requests
          WHERE id = ?1",
         params![
             run_id,
