@@ -309,3 +309,18 @@ ALTER TABLE users ADD COLUMN agent_id TEXT;
 -- (color)` of a native icon, the URL of an external or hosted image; NULL: none (and for
 -- an icon type this version does not know; `raw ->> '$.icon'` has it).
 ALTER TABLE pages ADD COLUMN icon TEXT;
+
+-- migration: 6
+-- Beyond one machine: restore-and-resume and an honest ETA (docs/replication.md).
+
+-- extension: the watermark a sweep moves to once its work is done, recorded when its
+-- listings end, so a daemon restarted (or started on a restored copy) before the sweep
+-- settled can still settle it; `items` the work items of the sweep done so far and
+-- `work_requests` the requests they made; `listed_items` and `listed_work_requests` the
+-- same when its listings ended (the ETA's requests per item count the items done since:
+-- those claimed while the listings ran are the first listed, not a random sample).
+ALTER TABLE sync_runs ADD COLUMN watermark TEXT;
+ALTER TABLE sync_runs ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_runs ADD COLUMN work_requests INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_runs ADD COLUMN listed_items INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_runs ADD COLUMN listed_work_requests INTEGER NOT NULL DEFAULT 0;

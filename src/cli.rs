@@ -67,6 +67,15 @@ pub enum Command {
     Status(StatusArgs),
     /// Requeue work items parked as failed (see `status`).
     Retry(DbArgs),
+    /// Write a consistent copy of the mirror, safe while the daemon runs.
+    ///
+    /// Uses SQLite's online backup API (one read transaction: the daemon keeps writing
+    /// meanwhile), checks the copy (`PRAGMA quick_check`), writes it 0600 under a temporary
+    /// name beside DEST, fsyncs and renames it. DEST is a file (replaced atomically) or a
+    /// directory (gets `mirror-<UTC time>.db[.gz]`). To restore: stop the daemon, put the
+    /// copy in place as `mirror.db` (gunzip first), remove any old `mirror.db-wal` and
+    /// `mirror.db-shm`, start it: it resumes (docs/replication.md).
+    Backup(BackupArgs),
     /// Print a page (or a database's index) of the mirror as Markdown, with no request to
     /// Notion.
     ///
@@ -137,6 +146,10 @@ pub struct CommonArgs {
     /// Per-request timeout in seconds [default: 60]
     #[arg(long, value_name = "SECS")]
     pub request_timeout: Option<u64>,
+    /// Who checkpoints the WAL: auto (Litestream when its metadata directory is beside
+    /// the mirror, else the daemon), daemon, or litestream [default: auto]
+    #[arg(long, env = "NOTION_MIRROR_CHECKPOINT", value_name = "MODE")]
+    pub checkpoint: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +198,18 @@ pub struct DbArgs {
     /// The mirror file (the daemon's pid file sits beside it)
     #[arg(long, env = "NOTION_MIRROR_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Where the copy goes: a file, or a directory for a time-stamped file
+    #[arg(value_name = "DEST")]
+    pub dest: PathBuf,
+    /// gzip the copy (mirrors compress about 4:1; `gunzip` restores it)
+    #[arg(long)]
+    pub compress: bool,
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +286,7 @@ impl CommonArgs {
             workers: self.workers,
             no_block_comments: self.no_block_comments,
             request_timeout_secs: self.request_timeout,
+            checkpoint: self.checkpoint.clone(),
             ..Overrides::default()
         }
     }

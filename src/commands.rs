@@ -1,5 +1,5 @@
-//! The one-shot commands behind `main`: `sync`, `resync`, `status`, `retry`, `cat`,
-//! `export`, and the one-line error descriptions users see.
+//! The one-shot commands behind `main`: `sync`, `resync`, `status`, `retry`, `backup`,
+//! `cat`, `export`, and the one-line error descriptions users see.
 //!
 //! Invariant: each command reports one clear line on failure and maps its outcome to an
 //! exit status; none of them panics on bad input.
@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{CatArgs, DbArgs, ExportArgs, StatusArgs, SyncArgs};
+use crate::cli::{BackupArgs, CatArgs, DbArgs, ExportArgs, StatusArgs, SyncArgs};
 use crate::config::Config;
 use crate::pidfile::{self, Daemon};
 use crate::sync::{self, SyncEnd};
@@ -114,7 +114,13 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let s = status::gather(&path)?;
+    // `status` has no --rate flag: the environment, else the config file, else 3.
+    let rate = std::env::var("NOTION_MIRROR_RATE")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .unwrap_or(Config::load(&args.db.overrides())?.rate);
+    let s = status::gather_with(&path, rate)?;
     if args.json {
         println!(
             "{}",
@@ -135,6 +141,30 @@ pub fn retry(args: &DbArgs) -> anyhow::Result<ExitCode> {
     let conn = crate::mirror::open::open_read_write(&path)?;
     let n = queue::retry_parked(&conn, queue::now_ms())?;
     println!("requeued {n} parked item(s); a running daemon picks them up within a second");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `notion-mirror backup`.
+pub fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
+    let path = db_path(&args.db)?;
+    let r = crate::backup::backup(&path, &args.dest, args.compress)?;
+    const MIB: f64 = 1024.0 * 1024.0;
+    let size = if args.compress {
+        format!(
+            "{:.1} MiB gzipped ({:.1} MiB uncompressed)",
+            r.bytes as f64 / MIB,
+            r.db_bytes as f64 / MIB
+        )
+    } else {
+        format!("{:.1} MiB", r.bytes as f64 / MIB)
+    };
+    println!(
+        "backed up {} to {}: {size}, schema v{}, in {:.2} s",
+        path.display(),
+        r.dest.display(),
+        r.schema_version,
+        r.elapsed.as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

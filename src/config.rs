@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::mirror::checkpoint::CheckpointMode;
+
 /// A secret string (API token, webhook verification token). Prints as `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -100,6 +102,10 @@ pub struct Config {
     pub event_retention: Duration,
     /// What the HTTP server allows one client (`[http]` in the config file).
     pub http: HttpLimits,
+    /// Who checkpoints the mirror's WAL (`checkpoint`, `NOTION_MIRROR_CHECKPOINT`):
+    /// `auto` (Litestream when its metadata directory is beside the mirror), `daemon`,
+    /// or `litestream` (docs/replication.md).
+    pub checkpoint: CheckpointMode,
 }
 
 /// The HTTP server's limits against slow or hostile clients (see docs/threat-model.md).
@@ -171,6 +177,8 @@ pub struct FileConfig {
     pub retry_base_secs: Option<u64>,
     pub request_timeout_secs: Option<u64>,
     pub shutdown_timeout_secs: Option<u64>,
+    /// `auto`, `daemon` or `litestream`.
+    pub checkpoint: Option<String>,
     #[serde(default)]
     pub webhooks: FileWebhooks,
     #[serde(default)]
@@ -233,6 +241,7 @@ pub struct Overrides {
     pub no_webhooks: bool,
     pub no_block_comments: bool,
     pub request_timeout_secs: Option<u64>,
+    pub checkpoint: Option<String>,
 }
 
 impl Config {
@@ -267,6 +276,14 @@ impl Config {
             what: "listen address (NOTION_MIRROR_LISTEN / --listen)".into(),
             message: format!("`{listen_text}` is not host:port, e.g. 127.0.0.1:8787"),
         })?;
+        let checkpoint_text = over.checkpoint.clone().or(file.checkpoint);
+        let checkpoint = match checkpoint_text.as_deref() {
+            None => CheckpointMode::default(),
+            Some(text) => CheckpointMode::parse(text).ok_or_else(|| ConfigError::Invalid {
+                what: "checkpoint (NOTION_MIRROR_CHECKPOINT / --checkpoint)".into(),
+                message: format!("`{text}` is not one of auto, daemon, litestream"),
+            })?,
+        };
         let (token, token_problem) =
             match read_token(env, over.token_file.as_deref(), file.token_file.as_deref()) {
                 Ok(token) => (token, None),
@@ -331,6 +348,7 @@ impl Config {
                 file.webhooks.retention_days.unwrap_or(30) * 86_400,
             ),
             http: http_limits(&file.http),
+            checkpoint,
         };
         config.validate()?;
         Ok(config)
@@ -398,6 +416,13 @@ impl Config {
             return Err(ConfigError::TokenUnavailable(problem.clone()));
         }
         self.token.as_ref().ok_or(ConfigError::MissingToken)
+    }
+
+    /// How the mirror's store runs (the checkpoint mode).
+    pub fn store_options(&self) -> crate::mirror::StoreOptions {
+        crate::mirror::StoreOptions {
+            checkpoint: self.checkpoint,
+        }
     }
 
     /// The daemon's pid file: beside the mirror.
@@ -591,6 +616,31 @@ mod tests {
         assert!(err.to_string().contains("host:port"), "{err}");
         let unknown: Result<FileConfig, _> = toml::from_str("ratee = 3");
         assert!(unknown.is_err());
+        let bad_mode = Overrides {
+            checkpoint: Some("truncate".into()),
+            ..Overrides::default()
+        };
+        let err = Config::from_parts(FileConfig::default(), &bad_mode, &env()).unwrap_err();
+        assert!(
+            err.to_string().contains("auto, daemon, litestream"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn checkpoint_mode_comes_from_the_file_or_the_environment() {
+        let c = Config::from_parts(FileConfig::default(), &Overrides::default(), &env()).unwrap();
+        assert_eq!(c.checkpoint, CheckpointMode::Auto);
+        let file: FileConfig = toml::from_str("checkpoint = \"litestream\"\n").unwrap();
+        let c = Config::from_parts(file, &Overrides::default(), &env()).unwrap();
+        assert_eq!(c.checkpoint, CheckpointMode::Litestream);
+        let file: FileConfig = toml::from_str("checkpoint = \"litestream\"\n").unwrap();
+        let over = Overrides {
+            checkpoint: Some("daemon".into()),
+            ..Overrides::default()
+        };
+        let c = Config::from_parts(file, &over, &env()).unwrap();
+        assert_eq!(c.checkpoint, CheckpointMode::Daemon);
     }
 
     #[test]

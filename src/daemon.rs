@@ -67,7 +67,7 @@ pub struct Daemon {
 /// Opens everything and spawns the tasks. The mirror is migrated and the listener bound
 /// when this returns.
 pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
-    let store = Store::open(&config.db_path)?;
+    let store = Store::open_with(&config.db_path, config.store_options())?;
     let interrupted = store
         .write(crate::mirror::write::close_interrupted_runs)
         .await?;
@@ -110,6 +110,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
         webhooks_enabled: config.webhooks_enabled,
         worker_alive: worker_alive.clone(),
         limits: limits::effective(config.http, limits::fd_soft_limit()),
+        rate: config.rate,
     });
     let grace = Duration::from_secs(2).min(config.shutdown_timeout.max(Duration::from_millis(500)));
     tasks.push((
@@ -157,7 +158,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
         "settler",
         tokio::spawn(async move { watcher.run(settle_ctx, settle_stop).await }),
     ));
-    match store.read(read::owed_sweep).await? {
+    let owed = store.read(read::owed_sweep).await?;
+    match owed {
         Some("resync") => {
             tracing::info!("a resync was asked for and did not finish: resyncing");
             triggers.request(SweepKind::Resync);
@@ -167,6 +169,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
             triggers.request(SweepKind::Full);
         }
         None => {}
+    }
+    // How far behind, a restored copy, sweeps left unsettled: see `resume.rs`.
+    let resume =
+        crate::resume::on_start(&store, &config.db_path, &triggers, &settler, owed.is_some());
+    if let Err(e) = resume.await {
+        tracing::warn!(error = %e, "cannot look at how far behind the mirror is; the scheduled sweeps catch up");
     }
     let scheduler = schedule(config, &triggers).await?;
     let crons = [

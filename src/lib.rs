@@ -13,14 +13,18 @@
 //! 7. [`daemon`] — wiring: tasks, shutdown, signals, systemd notification.
 //!
 //! Around them: [`config`] (typed configuration), [`cli`] (the command line), [`status`],
+//! [`resume`] (start-up after a gap or on a restored copy), [`backup`] (`notion-mirror
+//! backup`), [`eta`] (time left of long syncs),
 //! [`export`] (`cat` and `export`: the mirror as Markdown, offline), [`demo`], [`metrics`],
 //! and [`sim`], a faithful fake Notion used by the demo and the tests.
 
+pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod eta;
 pub mod export;
 pub mod fetch;
 pub mod ids;
@@ -31,6 +35,7 @@ pub mod notion;
 pub mod pidfile;
 pub mod queue;
 pub mod reconcile;
+pub mod resume;
 pub mod sim;
 pub mod status;
 pub mod sync;

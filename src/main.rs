@@ -49,6 +49,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Resync(args) => commands::resync(&args),
         Command::Status(args) => commands::status(&args),
         Command::Retry(args) => commands::retry(&args),
+        Command::Backup(args) => commands::backup(&args),
         Command::Cat(args) => commands::cat(&args),
         Command::Export(args) => commands::export(&args),
         Command::Demo(args) => {

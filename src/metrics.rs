@@ -26,6 +26,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     ("notion_mirror_sweeps_total", "counter", "Reconciliation sweeps, by kind and outcome."),
     ("notion_mirror_last_reconcile_timestamp_seconds", "gauge", "Unix time of the last successful sweep, by kind."),
     ("notion_mirror_mirror_commits_total", "counter", "Mirror transactions committed by the writer (group commits)."),
+    ("notion_mirror_sweep_work_items", "gauge", "Sweep work items pending or running (a cold sync, a resync, a restored mirror catching up)."),
+    ("notion_mirror_sweep_eta_seconds", "gauge", "Time left of the sweeps' work at the configured request rate: items left × requests per item so far ÷ rate; -1 while a sweep lists or too few items are done."),
+    ("notion_mirror_wal_bytes", "gauge", "Size of mirror.db-wal at the last look (every second)."),
+    ("notion_mirror_wal_max_bytes", "gauge", "Largest size of mirror.db-wal since the daemon started."),
+    ("notion_mirror_checkpoints_by_litestream", "gauge", "1 while WAL checkpoints are left to Litestream (checkpoint = litestream, or auto with its metadata directory beside the mirror), else 0."),
     ("notion_mirror_mirror_failed_commits_total", "counter", "Mirror group commits that failed to commit or to reach the disk (/healthz fails while the last one did)."),
 ];
 

@@ -83,6 +83,11 @@ pub struct Status {
     pub webhooks: Webhooks,
     /// Objects of types this version does not know, stored raw (`"block future_block"`).
     pub unknown_types: BTreeMap<String, i64>,
+    /// The newest record in the mirror (event, sweep or page write): how far behind a
+    /// stopped or restored mirror is.
+    pub newest_record: Option<String>,
+    /// Sweep work left and its time at the configured request rate (`eta.rs`).
+    pub sweep_work: Option<crate::eta::Estimate>,
 }
 
 /// One kind of sweep in `status`.
@@ -130,8 +135,13 @@ fn sweeps(conn: &Connection) -> Result<Vec<Sweep>, StoreError> {
         .collect()
 }
 
-/// Reads the status from a read-only connection.
+/// Reads the status from a read-only connection (the ETA at the default 3 requests/s).
 pub fn gather(path: &Path) -> Result<Status, StoreError> {
+    gather_with(path, 3.0)
+}
+
+/// Like [`gather`], with the ETA at `rate` requests per second.
+pub fn gather_with(path: &Path, rate: f64) -> Result<Status, StoreError> {
     let conn = open::open_read_only(path)?;
     let mut counts = BTreeMap::new();
     for table in USER_TABLES {
@@ -162,6 +172,8 @@ pub fn gather(path: &Path) -> Result<Status, StoreError> {
         parked: parked(&conn)?,
         webhooks: webhooks(&conn)?,
         unknown_types: crate::mirror::known::unknown_types(&conn)?,
+        newest_record: crate::resume::behind(&conn)?.newest().map(str::to_string),
+        sweep_work: crate::eta::estimate(&conn, rate)?,
     })
 }
 
@@ -311,6 +323,24 @@ pub fn render(s: &Status) -> String {
             .map(|o| format!(" · oldest due {o}"))
             .unwrap_or_default()
     );
+    if let Some(e) = &s.sweep_work {
+        let eta = match e.eta {
+            Some(d) => format!(
+                "ETA {} (~{:.0} requests at {} req/s)",
+                crate::eta::humanize(d),
+                e.requests_left,
+                e.rate
+            ),
+            None if e.sweeps.iter().any(|w| w.listing) => {
+                "ETA once the sweep's listing ends".into()
+            }
+            None => "ETA once a few items are done".into(),
+        };
+        let _ = writeln!(out, "sweep work  {} items left · {eta}", e.items_left);
+    }
+    if let Some(newest) = &s.newest_record {
+        let _ = writeln!(out, "newest record {newest}");
+    }
     for p in &s.parked {
         let _ = writeln!(
             out,

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::daemon;
+use crate::eta;
 use crate::fetch::Ctx;
 use crate::metrics::Metrics;
 use crate::mirror::Store;
@@ -49,7 +50,7 @@ pub async fn run_kind(
     interrupt: CancellationToken,
     progress: bool,
 ) -> anyhow::Result<SyncEnd> {
-    let store = Store::open(&config.db_path)?;
+    let store = Store::open_with(&config.db_path, config.store_options())?;
     store.write(queue::recover).await?;
     let metrics = Arc::new(Metrics::new());
     let ctx = daemon::context(config, store.clone(), metrics)?;
@@ -62,7 +63,12 @@ pub async fn run_kind(
         stop_workers.clone(),
         config.shutdown_timeout,
     ));
-    let reporter = tokio::spawn(report_progress(ctx.clone(), progress, interrupt.clone()));
+    let reporter = tokio::spawn(report_progress(
+        ctx.clone(),
+        progress,
+        interrupt.clone(),
+        config.rate,
+    ));
     // A one-shot sync costs only listing calls when nothing changed; re-listing every
     // page's comments is the daemon's daily full sweep's job (`comments.full_sweep`).
     let options = SweepOptions {
@@ -111,7 +117,7 @@ async fn settle_and_total(
     Ok(figures)
 }
 
-async fn report_progress(ctx: Ctx, tty: bool, stop: CancellationToken) {
+async fn report_progress(ctx: Ctx, tty: bool, stop: CancellationToken, rate: f64) {
     let started = Instant::now();
     let bar = (tty && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
@@ -123,26 +129,26 @@ async fn report_progress(ctx: Ctx, tty: bool, stop: CancellationToken) {
         bar
     });
     let mut last_log = Instant::now();
-    let mut eta = Eta::default();
+    let mut window = eta::RateWindow::new(Duration::from_secs(30));
     loop {
-        let depth = ctx
+        let requests = ctx.client.requests();
+        // The measured rate (what the limiter and Notion actually allow), else the
+        // configured one.
+        let measured = window.update(Instant::now(), requests);
+        let rate = measured.map_or(rate, |m| m.min(rate * 1.5));
+        let (depth, estimate) = ctx
             .store
-            .read(|c| queue::depth(c, queue::now_ms()))
+            .read(move |c| Ok((queue::depth(c, queue::now_ms())?, eta::estimate(c, rate)?)))
             .await
             .unwrap_or_default();
-        let requests = ctx.client.requests();
         let limited = ctx.client.counters().rate_limited.load(Ordering::Relaxed);
         let totals = ctx.totals.snapshot();
-        let items = ctx.totals.items.load(Ordering::Relaxed);
-        let remaining = depth.pending + depth.running;
-        let eta = eta.update(Instant::now(), items, remaining);
-        let line = format!(
-            "objects written {} · requests {} · 429s {} · queue {} · ETA {}",
+        let line = progress_line(
             totals.written,
             requests,
             limited,
-            remaining,
-            eta.map(humanize).unwrap_or_else(|| "…".into())
+            depth.pending + depth.running,
+            estimate.as_ref(),
         );
         match &bar {
             Some(bar) => bar.set_message(line),
@@ -162,46 +168,25 @@ async fn report_progress(ctx: Ctx, tty: bool, stop: CancellationToken) {
     }
 }
 
-/// Time left, from how fast work items finished over the last ten minutes (listing adds
-/// items while content is fetched, so a ratio of totals would mislead). Items cost from one
-/// request to hundreds, so a short window swings; sweep work is claimed in random order
-/// (`queue::sweep_due_at`), so a long window's rate is a fair sample of what is left.
-#[derive(Debug, Default)]
-struct Eta {
-    samples: std::collections::VecDeque<(Instant, u64)>,
-}
-
-impl Eta {
-    const WINDOW: Duration = Duration::from_secs(600);
-
-    fn update(&mut self, now: Instant, done: u64, remaining: u64) -> Option<Duration> {
-        self.samples.push_back((now, done));
-        while self
-            .samples
-            .front()
-            .is_some_and(|(t, _)| now.duration_since(*t) > Self::WINDOW)
-        {
-            self.samples.pop_front();
-        }
-        let (t0, d0) = *self.samples.front()?;
-        let span = now.duration_since(t0).as_secs_f64();
-        let rate = (done.saturating_sub(d0)) as f64 / span;
-        if remaining == 0 {
-            return Some(Duration::ZERO);
-        }
-        (span >= 5.0 && rate > 0.0).then(|| Duration::from_secs_f64(remaining as f64 / rate))
-    }
-}
-
-fn humanize(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
+/// `objects written … · requests … · 429s … · queue … · ETA …` (`listing…` while the sweep
+/// still lists, `…` before enough work is done to tell).
+fn progress_line(
+    written: u64,
+    requests: u64,
+    limited: u64,
+    queued: u64,
+    estimate: Option<&eta::Estimate>,
+) -> String {
+    let eta = match estimate {
+        None if queued == 0 => "0s".to_string(),
+        None => "…".to_string(),
+        Some(e) => match e.eta {
+            Some(d) => format!("{} (~{:.0} requests)", eta::humanize(d), e.requests_left),
+            None if e.sweeps.iter().any(|s| s.listing) => "listing…".to_string(),
+            None => "…".to_string(),
+        },
+    };
+    format!("objects written {written} · requests {requests} · 429s {limited} · queue {queued} · ETA {eta}")
 }
 
 #[cfg(test)]
@@ -209,18 +194,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn eta_follows_the_recent_completion_rate() {
-        let mut eta = Eta::default();
-        let t0 = Instant::now();
-        assert_eq!(eta.update(t0, 0, 100), None, "no rate yet");
-        // 2 items per second for 10 s, 100 left: 50 s.
-        let left = eta.update(t0 + Duration::from_secs(10), 20, 100).unwrap();
-        assert_eq!(left.as_secs(), 50);
-        assert_eq!(
-            eta.update(t0 + Duration::from_secs(11), 22, 0),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(humanize(Duration::from_secs(3900)), "1h05m");
-        assert_eq!(humanize(Duration::from_secs(247)), "4m07s");
+    fn the_progress_line_says_what_is_known() {
+        let line = progress_line(10, 20, 0, 5, None);
+        assert!(line.ends_with("ETA …"), "{line}");
+        let sweep = eta::OpenSweep {
+            run_id: 1,
+            kind: "full".into(),
+            listing: false,
+            items_done: 10,
+            work_requests: 30,
+            listed_items: 0,
+            listed_work_requests: 0,
+            items_left: 20,
+        };
+        let e = eta::from_sweeps(vec![sweep.clone()], 3.0).unwrap();
+        let line = progress_line(10, 20, 0, 20, Some(&e));
+        assert!(line.ends_with("ETA 20s (~60 requests)"), "{line}");
+        let listing = eta::from_sweeps(
+            vec![eta::OpenSweep {
+                listing: true,
+                ..sweep
+            }],
+            3.0,
+        )
+        .unwrap();
+        assert!(progress_line(1, 2, 0, 3, Some(&listing)).ends_with("ETA listing…"));
     }
 }

@@ -166,12 +166,19 @@ async fn finish(ctx: &Ctx, (item, result, started, requests): Ran) {
         );
     }
     let record = item.clone();
+    let finished = matches!(outcome, Outcome::Done);
     if let Err(e) = ctx
         .store
         .write(move |c| {
             if let Some(run) = record.sweep_run {
                 let done = report.unwrap_or_default();
-                crate::mirror::write::add_run_work(c, run, requests, done.written, done.removed)?;
+                let work = crate::mirror::write::ItemWork {
+                    requests,
+                    written: done.written,
+                    removed: done.removed,
+                    done: finished,
+                };
+                crate::mirror::write::add_run_work(c, run, work)?;
             }
             queue::complete(c, &record, &outcome, now)
         })

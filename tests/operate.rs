@@ -184,7 +184,7 @@ fn the_demo_shows_each_edit_arriving_and_exits_zero() {
 #[test]
 fn every_subcommand_explains_itself() {
     for sub in [
-        "run", "sync", "resync", "status", "retry", "cat", "export", "demo", "sim",
+        "run", "sync", "resync", "status", "retry", "backup", "cat", "export", "demo", "sim",
     ] {
         let out = Command::new(common::binary())
             .args([sub, "--help"])

@@ -1,4 +1,6 @@
-//! Command-line flags of the bench: `--quick`, `--seed N`, `--json PATH`, `--only GROUP`.
+//! Command-line flags of the bench: `--quick`, `--seed N`, `--json PATH`, `--only GROUP`,
+//! `--litestream` (the load group replicates with the real Litestream) and `--checkpoint
+//! MODE` (the load daemon's `NOTION_MIRROR_CHECKPOINT`).
 //! Invariant: the only code that reads the command line; `GROUPS` is the one list of group
 //! names, which also fixes the order of the table.
 
@@ -9,6 +11,7 @@ use anyhow::{anyhow, bail, Result};
 /// The figure groups, in table order (`--only` takes one of them).
 pub(crate) const GROUPS: &[&str] = &[
     "cold",
+    "eta",
     "wall",
     "idle",
     "edits",
@@ -16,6 +19,7 @@ pub(crate) const GROUPS: &[&str] = &[
     "latency",
     "memory",
     "ingest",
+    "backup",
     "load",
     "hostile",
 ];
@@ -29,6 +33,11 @@ pub(crate) struct Args {
     pub(crate) seed: u64,
     pub(crate) json: Option<PathBuf>,
     pub(crate) only: Option<String>,
+    /// The load group runs Litestream beside the daemon (found at
+    /// `$NOTION_MIRROR_LITESTREAM` or on `PATH`).
+    pub(crate) litestream: bool,
+    /// `NOTION_MIRROR_CHECKPOINT` for the load group's daemon (default: its own default).
+    pub(crate) checkpoint: Option<String>,
 }
 
 /// Parses `std::env::args()`; unknown flags (cargo passes `--bench`) are ignored.
@@ -38,6 +47,8 @@ pub(crate) fn parse_args() -> Result<Args> {
         seed: 1,
         json: None,
         only: None,
+        litestream: false,
+        checkpoint: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -60,6 +71,14 @@ pub(crate) fn parse_args() -> Result<Args> {
                     .map_err(|_| anyhow!("--seed `{v}` is not a number"))?;
             }
             "--json" => args.json = Some(PathBuf::from(value("--json")?)),
+            "--litestream" => args.litestream = true,
+            "--checkpoint" => {
+                let v = value("--checkpoint")?;
+                if notion_mirror::mirror::checkpoint::CheckpointMode::parse(&v).is_none() {
+                    bail!("--checkpoint `{v}`: auto, daemon or litestream");
+                }
+                args.checkpoint = Some(v);
+            }
             "--only" => {
                 let v = value("--only")?;
                 if !GROUPS.contains(&v.as_str()) {

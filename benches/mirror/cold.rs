@@ -1,6 +1,7 @@
 //! Cold sync figures: `notion-mirror sync` of the big workspace (requests against the
 //! floor, peak RSS, mirror exactness) and the rate-limited cold sync of a small workspace on
-//! its own simulator (wall time against the 3 req/s budget).
+//! its own simulator (wall time against the 3 req/s budget, and the ETA at 10/25/50/75 %
+//! of the sync beside the time actually left).
 //! Invariant: each sync starts from an empty mirror directory and is checked for exactness.
 
 use std::fmt::Write as _;
@@ -58,7 +59,9 @@ pub(crate) async fn cold(b: &mut Bench, dir: &Path) -> Result<Sim> {
     let mut cmd = mirror_cmd(&sim, dir, "sync", &log)?;
     cmd.arg("--quiet").env("NOTION_MIRROR_RATE", "1000");
     let limit = Duration::from_secs(if b.args.quick { 150 } else { 420 });
+    let sampler = EtaSampler::start(&sim, &dir.join("mirror.db"));
     let run = run_to_success(cmd, limit, "`notion-mirror sync` (cold)", &log).await?;
+    let samples = sampler.finish().await;
     let stats = sim.stats();
     let me = stats.endpoint("users.me");
     let requests = stats.total() - me;
@@ -125,6 +128,12 @@ pub(crate) async fn cold(b: &mut Bench, dir: &Path) -> Result<Sim> {
                "wall_s": run.wall.as_secs_f64(), "by_endpoint": by}),
     );
 
+    eta_table(
+        b,
+        &samples,
+        stats.total() - stats.rate_limited(),
+        &format!("the {pages}-page cold sync above"),
+    );
     let peak = run.peak_kib.unwrap_or(0) as f64 * 1024.0 / MIB;
     b.row(
         "memory",
@@ -285,4 +294,137 @@ pub(crate) async fn wall(b: &mut Bench, root: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// The ETA against the time actually left
+
+/// One look at the syncing mirror: seconds since the sync started, useful requests the
+/// simulator answered so far, and the requests `eta::estimate` expects are left (`None`
+/// while it gives no estimate: listing, or too few items done).
+#[derive(Debug, Clone, Copy)]
+struct EtaSample {
+    at: f64,
+    requests: u64,
+    expected: Option<f64>,
+}
+
+/// Samples the estimate every 25 ms while the sync runs.
+struct EtaSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<EtaSample>>,
+}
+
+impl EtaSampler {
+    fn start(sim: &Sim, db: &Path) -> EtaSampler {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (flag, sim, db) = (stop.clone(), sim.clone(), db.to_path_buf());
+        let task = tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let mut samples = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let stats = sim.stats();
+                let requests = stats.total() - stats.rate_limited();
+                let expected = notion_mirror::mirror::open::open_read_only(&db)
+                    .ok()
+                    .and_then(|c| notion_mirror::eta::estimate(&c, 1.0).ok().flatten())
+                    .and_then(|e| e.eta.map(|_| e.requests_left));
+                samples.push(EtaSample {
+                    at: started.elapsed().as_secs_f64(),
+                    requests,
+                    expected,
+                });
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            samples
+        });
+        EtaSampler { stop, task }
+    }
+
+    async fn finish(self) -> Vec<EtaSample> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.unwrap_or_default()
+    }
+}
+
+/// The ETA at 10/25/50/75 % of the sync's requests beside the time actually left, both at
+/// 3 req/s (the rate limit keeps a real sync at that rate, so time is requests ÷ 3; the
+/// bench's sync runs unlimited, so its own clock would say nothing about the estimate).
+fn eta_table(b: &mut Bench, samples: &[EtaSample], total: u64, how: &str) {
+    let mut cells = Vec::new();
+    let mut worst: f64 = 0.0;
+    let mut all = true;
+    let mut rows = Vec::new();
+    let time =
+        |requests: f64| notion_mirror::eta::humanize(Duration::from_secs_f64(requests / 3.0));
+    for pct in [10u64, 25, 50, 75] {
+        let Some(s) = samples.iter().find(|s| s.requests * 100 >= total * pct) else {
+            all = false;
+            cells.push(format!("{pct} %: no sample"));
+            continue;
+        };
+        let after = total.saturating_sub(s.requests) as f64;
+        match s.expected {
+            Some(expected) => {
+                let err = (expected - after) / after.max(1.0);
+                worst = worst.max(err.abs());
+                cells.push(format!(
+                    "{pct} %: ETA {} vs {} left ({:+.0} %; {expected:.0} requests expected, {after:.0} made)",
+                    time(expected),
+                    time(after),
+                    err * 100.0
+                ));
+                rows.push(json!({"percent": pct, "requests_expected": expected, "requests_after": after,
+                                 "eta_s_at_3": expected / 3.0, "left_s_at_3": after / 3.0, "error": err}));
+            }
+            None => {
+                all = false;
+                cells.push(format!(
+                    "{pct} %: no ETA yet (listing, or under 5 items done), {} left",
+                    time(after)
+                ));
+                rows.push(
+                    json!({"percent": pct, "requests_expected": null, "requests_after": after}),
+                );
+            }
+        }
+    }
+    b.row(
+        "eta",
+        "eta_worst_error",
+        "sync ETA vs time left at 10/25/50/75 %, worst",
+        format!(
+            "{:+.0} %{}",
+            worst * 100.0,
+            if all {
+                ""
+            } else {
+                " (some points without an ETA)"
+            }
+        ),
+        worst,
+        "within ±30 % from 10 % on".into(),
+        all && worst <= 0.30,
+    );
+    let first = samples
+        .iter()
+        .find(|s| s.expected.is_some())
+        .map(|s| {
+            format!(
+                "{:.1} % of the requests ({:.2} s into the run)",
+                s.requests as f64 * 100.0 / total.max(1) as f64,
+                s.at
+            )
+        })
+        .unwrap_or_else(|| "never".into());
+    b.raw(
+        "eta",
+        format!(
+            "ETA during {how} ({} samples every 25 ms; {total} requests; times at 3 req/s; first estimate at {first}): {}",
+            samples.len(),
+            cells.join("; ")
+        ),
+    );
+    b.raw_json("eta", "samples", json!(rows));
 }

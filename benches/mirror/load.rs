@@ -5,7 +5,8 @@
 //! issue 12 (60 over 30 s with `--quick`). Printed: requests by endpoint beside the floor of
 //! the edit mix, change → mirror latency p50/p95/max, seconds from the last edit until the
 //! mirror equals the workspace (no SIGHUP), the sweeps' durations, and the time SIGTERM
-//! takes under load.
+//! takes under load; the WAL's largest size (and with `--litestream`, the real Litestream
+//! replicating the mirror meanwhile: the snapshots it started).
 //! Invariant: every wait is bounded; the simulator's counters are reset when the daemon is
 //! idle, so the request figure holds the load's requests and nothing else.
 
@@ -19,6 +20,7 @@ use notion_mirror::sim::{GenConfig, Knobs, RateLimit, Sim, SimConfig};
 use serde_json::json;
 
 use crate::proc::{free_addr, mirror_cmd, run_to_success, Daemon};
+use crate::replica::{Litestream, WalWatch};
 use crate::report::{percentile, Bench};
 use crate::visible::{expectations, Watcher};
 use crate::wait::{count, mirror_diff, open_mirror, queue_busy, wait_queue_idle};
@@ -94,6 +96,16 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
         }),
         ..Knobs::unlimited()
     });
+    let db = dir.join("mirror.db");
+    // `--litestream`: the real Litestream replicates the mirror from here on.
+    let litestream = match b.args.litestream {
+        true => {
+            let l = Litestream::start(&db, &dir)?;
+            l.wait_ready(&db).await?;
+            Some(l)
+        }
+        false => None,
+    };
 
     let addr = free_addr()?;
     let url = format!("http://{addr}/webhook");
@@ -103,26 +115,23 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
     hooks.duplicate_rate = 0.05;
     hooks.max_extra_delay = Duration::from_millis(300);
     let token = hooks.verification_token.clone();
-    let mut daemon = Daemon::spawn(
-        &sim,
-        &dir,
-        &addr,
-        "run-load.log",
-        &[
-            ("NOTION_MIRROR_RATE", "3".into()),
-            (
-                "NOTION_MIRROR_INCREMENTAL",
-                format!("*/{SWEEP_EVERY_SECS} * * * * *"),
-            ),
-            ("NOTION_MIRROR_PRESENCE", FAR_AWAY.into()),
-            ("NOTION_MIRROR_FULL", FAR_AWAY.into()),
-            ("NOTION_WEBHOOK_TOKEN", token),
-        ],
-    )?;
+    let mut env = vec![
+        ("NOTION_MIRROR_RATE", "3".into()),
+        (
+            "NOTION_MIRROR_INCREMENTAL",
+            format!("*/{SWEEP_EVERY_SECS} * * * * *"),
+        ),
+        ("NOTION_MIRROR_PRESENCE", FAR_AWAY.into()),
+        ("NOTION_MIRROR_FULL", FAR_AWAY.into()),
+        ("NOTION_WEBHOOK_TOKEN", token),
+    ];
+    if let Some(mode) = &b.args.checkpoint {
+        env.push(("NOTION_MIRROR_CHECKPOINT", mode.clone()));
+    }
+    let mut daemon = Daemon::spawn(&sim, &dir, &addr, "run-load.log", &env)?;
     daemon.wait_running(Duration::from_secs(60)).await?;
     sim.start_webhooks(hooks);
     let sender = sim.webhooks().ok_or_else(|| anyhow!("no webhook sender"))?;
-    let db = dir.join("mirror.db");
     // Idle first: the start-up token check and one incremental sweep.
     let first = Instant::now();
     while count(
@@ -142,6 +151,7 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
     )?;
     sim.reset_stats();
     let stats_reset = Instant::now();
+    let wal = WalWatch::start(&db);
 
     // The edits.
     let mut rng = SimRng::new(b.args.seed ^ 0x10AD);
@@ -184,6 +194,7 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let measured_for = stats_reset.elapsed();
+    let wal_max_load = wal.max();
     let stats = sim.stats();
     let seen = watcher.finish();
     daemon.alive()?;
@@ -225,6 +236,25 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
     let stop_started = Instant::now();
     let status = daemon.terminate(Duration::from_secs(30)).await?;
     let stop_secs = stop_started.elapsed().as_secs_f64();
+    let wal_max = wal.max();
+    drop(wal);
+    let checkpoints_by = if std::fs::read_to_string(dir.join("run-load.log"))
+        .unwrap_or_default()
+        .contains("WAL checkpoints are left to Litestream")
+    {
+        "litestream"
+    } else {
+        "daemon"
+    };
+    // Litestream's last syncs after the daemon stopped, then its count of snapshots.
+    let snapshots = match &litestream {
+        Some(l) => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Some((l.snapshots(), l.version.clone()))
+        }
+        None => None,
+    };
+    drop(litestream);
     let conn = open_mirror(&db)?;
     let left_running = count(&conn, "select count(*) from queue where state = 'running'")?;
     let queued_after = count(&conn, "select count(*) from queue where state = 'pending'")?;
@@ -304,6 +334,40 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
         "≤ 5 s, exit 0, nothing left running".into(),
         stop_secs <= 5.0 && status.success() && left_running == 0,
     );
+    const MIB: f64 = 1024.0 * 1024.0;
+    let replica = if snapshots.is_some() {
+        ", Litestream replicating"
+    } else {
+        ", no replica"
+    };
+    b.row(
+        "load",
+        "load_wal_max_mib",
+        "load: WAL largest size (edits, then SIGTERM)",
+        format!(
+            "{:.2} MiB ({:.2} MiB until equal; checkpoints by {checkpoints_by}{replica})",
+            wal_max as f64 / MIB,
+            wal_max_load as f64 / MIB
+        ),
+        wal_max as f64 / MIB,
+        "≤ 64 MiB (bounded)".into(),
+        (wal_max as f64) <= 64.0 * MIB,
+    );
+    if let Some((snaps, version)) = &snapshots {
+        b.row(
+            "load",
+            "load_litestream_snapshots",
+            "load: Litestream snapshots started (the initial one included)",
+            format!(
+                "{} ({}; Litestream {version})",
+                snaps.len(),
+                snaps.join(", ")
+            ),
+            snaps.len() as f64,
+            "1".into(),
+            snaps.len() == 1,
+        );
+    }
     let by_endpoint = stats.by_endpoint();
     let mut endpoints: Vec<&String> = by_endpoint.keys().chain(floor.keys()).collect();
     endpoints.sort();
@@ -375,6 +439,9 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
             "latency_p50_s": p50, "latency_p95_s": p95, "latency_max_s": max,
             "equal_after_s": equal_secs, "sweeps": sweeps.len(), "sweep_listing_max_s": listing_max,
             "sweep_settle_max_s": settle_max, "sigterm_exit_s": stop_secs,
+            "wal_max_bytes": wal_max, "wal_max_bytes_until_equal": wal_max_load,
+            "checkpoints_by": checkpoints_by,
+            "litestream_snapshots": snapshots.as_ref().map(|(s, _)| s.len()),
         }),
     );
     if !status.success() {

@@ -19,8 +19,8 @@
 //! phases on their own small workspace (`run` under a 1,024 descriptor limit: connection
 //! floods, held bodies).
 //!
-//! Groups (`--only`): cold, wall, idle, edits, coalescing, latency, memory, ingest, hostile,
-//! load. The daemon groups need the cold-synced mirror, so they run the cold sync first (its
+//! Groups (`--only`): cold, eta, wall, idle, edits, coalescing, latency, memory, ingest,
+//! backup, hostile, load (`eta`: the ETA sampled during the cold sync). The daemon groups need the cold-synced mirror, so they run the cold sync first (its
 //! figures are then not printed); `wall`, `hostile` and `load` do not.
 //!
 //! Modules, in reading order: `args` (flags), `report` (the `Bench` collector, the table and
@@ -29,12 +29,14 @@
 //! sync and wall time), `daemon_phases` (idle sweep, coalescing, latency, idle RSS, and the
 //! order the daemon phases run in), `edits` (one-edit costs), `ingest` (the load generator),
 //! `hostile` (connection floods and held bodies under a low descriptor limit), `views`
-//! (views as SQL, and the cold sync speaking 2026-12-01).
+//! (views as SQL, and the cold sync speaking 2026-12-01), `backup` (`notion-mirror backup`
+//! of the cold mirror), `replica` (the WAL's size, Litestream).
 //!
 //! Invariant: this file only orders the phases and maps the outcome to the exit status;
 //! every figure is measured in its module and enters the report through `Bench`.
 
 mod args;
+mod backup;
 mod cold;
 mod daemon_phases;
 mod edits;
@@ -43,6 +45,7 @@ mod http;
 mod ingest;
 mod load;
 mod proc;
+mod replica;
 mod report;
 mod views;
 mod visible;
@@ -75,6 +78,12 @@ async fn run_all(b: &mut Bench) -> Result<()> {
         eprintln!("[bench] cold sync …");
         match cold(b, &dir).await {
             Ok(sim) => {
+                if b.wants("backup") {
+                    eprintln!("[bench] backup of the cold-synced mirror …");
+                    if let Err(e) = backup::backup(b, &sim, &dir).await {
+                        b.fail("backup", &e);
+                    }
+                }
                 if b.wants("idle") {
                     eprintln!("[bench] idle incremental sweep …");
                     if let Err(e) = idle_sweep(b, &sim, &dir).await {

@@ -36,7 +36,7 @@ pub async fn refresh(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> {
             Ok(page) => {
                 let edited = write::str_field(&page, "last_edited_time").unwrap_or_default();
                 fetched = Some((edited, text::page_title(&page)));
-                report.add(write_pages(ctx, vec![page], false, origin).await?.0);
+                report.add(write_pages(ctx, vec![page], false, origin, false).await?.0);
             }
             Err(e) if e.is_gone() => return remove(ctx, &id, &e).await,
             Err(e) => return Err(e.into()),
@@ -184,9 +184,10 @@ impl ContentWork {
         self.unexplained.extend(more.unexplained);
     }
 
-    /// The signals for this work from `origin`.
-    pub fn signals(&self, ctx: &Ctx, origin: Origin) -> Vec<Signal> {
-        let grace = ctx.options.event_grace.as_millis() as i64;
+    /// The signals for this work from `origin`; unexplained pages are checked after
+    /// `grace_ms`.
+    pub fn signals(&self, grace_ms: i64, origin: Origin) -> Vec<Signal> {
+        let grace = grace_ms;
         let mut out: Vec<Signal> = self
             .new
             .iter()
@@ -201,26 +202,20 @@ impl ContentWork {
     }
 }
 
-/// Enqueues the content work a listing found.
-pub async fn enqueue_content(
-    ctx: &Ctx,
-    work: &ContentWork,
-    origin: Origin,
-) -> Result<(), StoreError> {
-    ctx.enqueue(work.signals(ctx, origin)).await
-}
-
-/// Completes and writes pages from a listing in one transaction, and enqueues (from
-/// `origin`) the pages whose rollups read a changed page. With `only_if_newer` (search
-/// results, which may lag), a page is skipped when the mirror already holds a newer
-/// version (equal versions are written: that heals rows damaged in the mirror). Returns
-/// the report and the content work the written pages need.
+/// Completes and writes pages from a listing in one transaction, and queues in it (from
+/// `origin`) the pages whose rollups read a changed page and, with `queue_content`, the
+/// content work the written pages need (in the same transaction: a content item of one of
+/// them finishing meanwhile is not queued again). With `only_if_newer` (search results,
+/// which may lag), a page is skipped when the mirror already holds a newer version (equal
+/// versions are written: that heals rows damaged in the mirror). Returns the report and
+/// how many signals were queued.
 pub async fn write_pages(
     ctx: &Ctx,
     mut pages: Vec<Value>,
     only_if_newer: bool,
     origin: Origin,
-) -> Result<(Report, ContentWork), FetchError> {
+    queue_content: bool,
+) -> Result<(Report, u64), FetchError> {
     if ctx.client.version().lists_title_only() {
         refetch_short_rows(ctx, &mut pages).await?;
     }
@@ -280,7 +275,8 @@ pub async fn write_pages(
         let known = mirrored.get(&id).and_then(|(_, k)| k.as_ref());
         complete::complete_page(&ctx.client, page, known).await?;
     }
-    let (report, work, dependents) = ctx
+    let grace = ctx.options.event_grace.as_millis() as i64;
+    let (report, queued, earliest) = ctx
         .store
         .write(move |c| {
             let links = read::rollup_links(c)?;
@@ -331,23 +327,34 @@ pub async fn write_pages(
                     _ => {}
                 }
             }
-            Ok((report, work, dependents))
+            let mut signals: Vec<Signal> = dependents
+                .iter()
+                .map(|d| {
+                    // Always once more, even when the dependent is being fetched right now:
+                    // that fetch may have read the rollup before this change.
+                    let mut s = origin.signal(Kind::Page, d, reason::PROPERTIES);
+                    s.if_idle = false;
+                    s
+                })
+                .collect();
+            if queue_content {
+                signals.extend(work.signals(grace, origin));
+            }
+            let now = queue::now_ms();
+            for s in &signals {
+                queue::enqueue(c, s, now)?;
+            }
+            Ok((
+                report,
+                signals.len() as u64,
+                signals.iter().map(|s| s.due_at).min(),
+            ))
         })
         .await?;
-    if !dependents.is_empty() {
-        let signals = dependents
-            .iter()
-            .map(|d| {
-                // Always once more, even when the dependent is being fetched right now: that
-                // fetch may have read the rollup before this change.
-                let mut s = origin.signal(Kind::Page, d, reason::PROPERTIES);
-                s.if_idle = false;
-                s
-            })
-            .collect();
-        ctx.enqueue(signals).await?;
+    if let Some(at) = earliest {
+        ctx.wake.due_at(at);
     }
-    Ok((report, work))
+    Ok((report, queued))
 }
 
 /// 2026-12-01 lists show a row's properties only as far as `filter_properties` asked: a

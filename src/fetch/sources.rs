@@ -338,9 +338,8 @@ pub async fn sync_rows(
             {
                 last_key = Some(k.to_string());
             }
-            let (written, work) = pages::write_pages(ctx, fresh, false, origin).await?;
+            let (written, _) = pages::write_pages(ctx, fresh, false, origin, true).await?;
             report.add(written);
-            pages::enqueue_content(ctx, &work, origin).await?;
         }
         if !incomplete {
             return Ok((report, seen));

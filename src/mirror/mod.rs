@@ -6,8 +6,10 @@
 //! Invariant: this module is the only code that writes mirror tables, and every write goes
 //! through the single writer thread in [`store::Store`].
 
+pub mod checkpoint;
 pub mod known;
 pub mod open;
+pub mod permissions;
 pub mod properties;
 pub mod read;
 pub mod store;
@@ -17,7 +19,7 @@ pub mod view_sql;
 pub mod views;
 pub mod write;
 
-pub use store::Store;
+pub use store::{Store, StoreOptions};
 
 /// The tables users read (`status` counts their rows).
 pub const USER_TABLES: &[&str] = &[

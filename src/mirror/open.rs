@@ -1,4 +1,5 @@
-//! Opening the mirror file: create it 0600, set the pragmas, apply `schema.sql` migrations.
+//! Opening the mirror file: create it 0600 (and tighten a copy that is more open, see
+//! `permissions.rs`), set the pragmas, apply `schema.sql` migrations.
 //!
 //! Invariant: the only place a read-write connection to `mirror.db` is created; migrations
 //! run here, before any task starts, keyed by `PRAGMA user_version`.
@@ -54,6 +55,8 @@ pub fn open_read_write(path: &Path) -> Result<Connection, StoreError> {
         })?;
     }
     create_private(path)?;
+    // A copy restored by someone else (litestream restore, cp) is often 0644.
+    super::permissions::tighten(path);
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -342,6 +342,16 @@ pub fn owed_sweep(conn: &Connection) -> Result<Option<&'static str>, StoreError>
     Ok((!listed_once || is_empty(conn)?).then_some("full"))
 }
 
+/// Whether a full sweep or resync ever settled (the mirror was complete once).
+pub fn completed_once(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE kind IN ('full', 'resync')
+                 AND settled_at IS NOT NULL AND error IS NULL)",
+        )?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// A rollup's dependency: rows of `source` roll up, through their relation property
 /// `relation_property_id`, values of rows of `target`.
 #[derive(Debug, Clone, PartialEq, Eq)]

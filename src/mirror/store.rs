@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::checkpoint::{self, CheckpointMode, Policy, WalStats};
 use super::syncer::{self, Committed, Health, WalFile};
 use super::StoreError;
 
@@ -38,8 +39,13 @@ const LINGER: Duration = Duration::from_millis(1);
 const LINGER_BELOW: usize = 16;
 /// After this long without work the writer hands its page cache back to the allocator.
 const IDLE_SHRINK: Duration = Duration::from_secs(5);
-/// WAL checkpoints run on their own connection this often, off the writer's commit path.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// How the store runs (beyond the file it opens).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreOptions {
+    /// Who checkpoints the WAL (see `checkpoint.rs`).
+    pub checkpoint: CheckpointMode,
+}
 
 /// A handle to the writer thread. Cheap to clone; every clone talks to the same thread.
 #[derive(Clone)]
@@ -55,6 +61,7 @@ struct Inner {
     path: PathBuf,
     counters: Arc<StoreCounters>,
     health: Arc<Health>,
+    wal_stats: Arc<WalStats>,
 }
 
 /// Group-commit figures, for `/metrics` and benchmarks.
@@ -131,8 +138,14 @@ fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 impl Store {
-    /// Opens (creating and migrating) the mirror at `path` and starts the writer thread.
+    /// Opens (creating and migrating) the mirror at `path` and starts the writer thread,
+    /// with the default options (checkpoints: `auto`).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, StoreOptions::default())
+    }
+
+    /// Like [`Store::open`], with `options`.
+    pub fn open_with(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         let conn = super::open::open_read_write(path)?;
         // Checkpoints are the checkpointer thread's job, not the commit path's, and the
         // syncer thread makes each commit durable (see the module docs).
@@ -150,10 +163,12 @@ impl Store {
         let (to_syncer, synced) = mpsc::channel::<Committed>();
         let counters = Arc::new(StoreCounters::default());
         let health = Arc::new(Health::default());
+        let policy = Policy::new(options.checkpoint, path);
         let writer = Writer {
             counters: counters.clone(),
             health: health.clone(),
             wal: wal.clone(),
+            policy: policy.clone(),
         };
         let spawn_error = |e| StoreError::Io {
             path: path.display().to_string(),
@@ -170,9 +185,11 @@ impl Store {
             .spawn(move || syncer::syncer_loop(wal, synced, syncer_health))
             .map_err(spawn_error)?;
         let (stop, stopped) = mpsc::channel::<()>();
+        let wal_stats = Arc::new(WalStats::default());
+        let stats = wal_stats.clone();
         let checkpointer = std::thread::Builder::new()
             .name("mirror-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpoint_conn, stopped))
+            .spawn(move || checkpoint::checkpoint_loop(checkpoint_conn, stopped, policy, stats))
             .map_err(spawn_error)?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -183,6 +200,7 @@ impl Store {
                 path: path.to_path_buf(),
                 counters,
                 health,
+                wal_stats,
             }),
         })
     }
@@ -200,6 +218,11 @@ impl Store {
     /// Whether commits currently succeed (the last batch committed and reached the disk).
     pub fn health(&self) -> &Health {
         &self.inner.health
+    }
+
+    /// The WAL's size, sampled every second by the checkpointer.
+    pub fn wal_stats(&self) -> &WalStats {
+        &self.inner.wal_stats
     }
 
     /// Runs `work` on the writer thread inside a transaction; resolves after the commit.
@@ -236,7 +259,8 @@ impl Store {
         }
     }
 
-    /// Finishes queued jobs, checkpoints the WAL and stops the writer thread. Later calls to
+    /// Finishes queued jobs, checkpoints the WAL (unless Litestream does) and stops the
+    /// writer thread. Later calls to
     /// `write` fail with [`StoreError::Closed`].
     pub fn close(&self) {
         let checkpointer = self
@@ -269,6 +293,7 @@ struct Writer {
     counters: Arc<StoreCounters>,
     health: Arc<Health>,
     wal: Arc<Mutex<WalFile>>,
+    policy: Policy,
 }
 
 fn writer_loop(
@@ -315,19 +340,7 @@ fn writer_loop(
             committed.finish(syncer::sync(&writer.wal), &writer.health);
         }
     }
-    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
-        tracing::warn!(error = %e, "WAL checkpoint at close failed");
-    }
-}
-
-/// Copies committed WAL frames into the database file every second (PASSIVE: it never
-/// blocks the writer or readers), so commits do not pay for checkpoints.
-fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
-        }
-    }
+    checkpoint::at_close(&conn, &writer.policy);
 }
 
 fn run_batch(

@@ -437,14 +437,20 @@ pub fn sweep_open(conn: &Connection, run: i64) -> Result<u64, StoreError> {
         .max(0) as u64)
 }
 
-/// A settled sweep's bookkeeping goes; `None`: all of it (at start-up, when no sweep is
-/// being watched any more).
+/// A settled sweep's bookkeeping goes; `None`: that of every sweep that will never
+/// settle (at start-up: those interrupted or failed during their listings, and settled
+/// ones a crash left behind). Sweeps whose listings ended keep theirs: they are watched
+/// again after a restart.
 pub fn forget_sweeps(conn: &Connection, run: Option<i64>) -> Result<(), StoreError> {
     match run {
         Some(run) => conn
             .prepare_cached("DELETE FROM sweep_items WHERE run = ?1")?
             .execute([run])?,
-        None => conn.execute("DELETE FROM sweep_items", [])?,
+        None => conn.execute(
+            "DELETE FROM sweep_items WHERE run NOT IN (SELECT id FROM sync_runs
+                 WHERE finished_at IS NOT NULL AND settled_at IS NULL AND error IS NULL)",
+            [],
+        )?,
     };
     Ok(())
 }

@@ -8,7 +8,7 @@
 //! | users list | – | yes | yes |
 //! | data source and database GETs | only changed/new (from search) | every one | every one |
 //! | content | never fetched or unverified | never fetched or unverified | every page, regardless of timestamps |
-//! | comment lists | – | every page (`comments.full_sweep`) | every page |
+//! | comment lists | – | every page (`comments.full_sweep`; once a full sweep settled before) | every page |
 //! | views (list per database, GET per view) | – | yes | yes |
 //! | parked work requeued, old events pruned | – | yes | yes |
 //!
@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::sources::{from_search, refresh_source_and_rows, rows, SourceFailure};
 use super::{
-    content_signals, enqueue, is_row, object_id, row_source, Listed, SweepKind, SweepOptions,
+    enqueue, enqueue_content_check, is_row, object_id, row_source, Listed, SweepKind, SweepOptions,
 };
 use crate::fetch::{pages, sources as fetch_sources, Ctx, FetchError, Origin};
 use crate::mirror::{read, write};
@@ -39,14 +39,19 @@ struct Plan {
 }
 
 impl Plan {
-    fn of(kind: SweepKind, options: &SweepOptions) -> Plan {
+    /// `completed_once`: a full sweep or resync settled before. Until then (a cold sync,
+    /// or one resumed after a restart or a restore) every page's comments were listed with
+    /// its first content fetch, so a full sweep lists only the comments of pages whose
+    /// content it fetches; re-listing every page's comments starts with the first full
+    /// sweep after the mirror was complete once.
+    fn of(kind: SweepKind, options: &SweepOptions, completed_once: bool) -> Plan {
         let wide = matches!(kind, SweepKind::Full | SweepKind::Resync);
         Plan {
             users: wide,
             source_gets: wide,
             all_content: kind == SweepKind::Resync,
             all_comments: kind == SweepKind::Resync
-                || (kind == SweepKind::Full && options.full_sweep_comments),
+                || (kind == SweepKind::Full && options.full_sweep_comments && completed_once),
             housekeeping: wide,
         }
     }
@@ -71,7 +76,8 @@ pub(super) async fn enumerate(
     origin: Origin,
     shutdown: &CancellationToken,
 ) -> Result<Listed, FetchError> {
-    let plan = Plan::of(kind, options);
+    let completed_once = ctx.store.read(read::completed_once).await?;
+    let plan = Plan::of(kind, options, completed_once);
     let mut listed = Listed::default();
     if plan.housekeeping {
         housekeeping(ctx, options).await?;
@@ -108,9 +114,9 @@ pub(super) async fn enumerate(
                 _ => {}
             }
         }
-        let (written, work) = pages::write_pages(ctx, standalone, true, origin).await?;
+        let (written, queued) = pages::write_pages(ctx, standalone, true, origin, true).await?;
         listed.report.add(written);
-        enqueue(ctx, &mut listed, work.signals(ctx, origin)).await?;
+        listed.queued += queued;
         if shutdown.is_cancelled() {
             listed.errors.push("cancelled".into());
             return Ok(listed);
@@ -220,21 +226,33 @@ async fn content(
             .collect();
         return Ok(enqueue(ctx, listed, signals).await?);
     }
-    let due = ctx
-        .store
-        .read(|c| read::pages_needing_content(c, read::ContentCheck::Unverified))
-        .await?;
-    let mut signals = content_signals(ctx, origin, &due);
-    if plan.all_comments {
-        let due: HashSet<&String> = due.iter().map(|(id, _)| id).collect();
-        signals.extend(
-            seen.pages
-                .iter()
-                .filter(|p| !due.contains(p))
-                .map(|p| origin.signal(Kind::Page, p, reason::COMMENTS)),
-        );
-    }
-    Ok(enqueue(ctx, listed, signals).await?)
+    let all_comments = plan.all_comments;
+    let seen_pages = seen.pages.clone();
+    let queued = enqueue_content_check(
+        ctx,
+        origin,
+        read::ContentCheck::Unverified,
+        move |due, signals| {
+            if !all_comments {
+                return;
+            }
+            // Pages whose content is due re-list their comments too (comments move no
+            // timestamp: a changed page's lost `comment.*` event is found only here).
+            for s in signals.iter_mut() {
+                s.reasons |= reason::COMMENTS;
+            }
+            let due: HashSet<&String> = due.iter().map(|(id, _)| id).collect();
+            signals.extend(
+                seen_pages
+                    .iter()
+                    .filter(|p| !due.contains(p))
+                    .map(|p| origin.signal(Kind::Page, p, reason::COMMENTS)),
+            );
+        },
+    )
+    .await?;
+    listed.queued += queued;
+    Ok(())
 }
 
 /// Mirrored objects the enumeration did not see: each gets a direct GET.

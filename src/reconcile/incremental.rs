@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    content_signals, edited, enqueue, enumerate::enumerate, is_row, object_id, row_source, sources,
-    Listed, SweepKind, SweepOptions, WATERMARK_KEY,
+    edited, enqueue, enqueue_content_check, enumerate::enumerate, is_row, object_id, row_source,
+    sources, Listed, SweepKind, SweepOptions, WATERMARK_KEY,
 };
 use crate::fetch::{pages, sources as fetch_sources, Ctx, FetchError, Origin};
 use crate::mirror::{read, write};
@@ -63,9 +63,9 @@ pub(super) async fn incremental(
                 _ => {}
             }
         }
-        let (written, work) = pages::write_pages(ctx, standalone, true, origin).await?;
+        let (written, queued) = pages::write_pages(ctx, standalone, true, origin, true).await?;
         listed.report.add(written);
-        enqueue(ctx, &mut listed, work.signals(ctx, origin)).await?;
+        listed.queued += queued;
         if past || shutdown.is_cancelled() {
             break;
         }
@@ -81,9 +81,9 @@ pub(super) async fn incremental(
     rows.retain(|r| {
         row_source(r).is_some_and(|ds| !live.contains(&ds) && !changed_ids.contains(&ds))
     });
-    let (written, work) = pages::write_pages(ctx, rows, true, origin).await?;
+    let (written, queued) = pages::write_pages(ctx, rows, true, origin, true).await?;
     listed.report.add(written);
-    enqueue(ctx, &mut listed, work.signals(ctx, origin)).await?;
+    listed.queued += queued;
 
     // 3. Rows edited since `since`, per data source (search misses rows).
     for ds in live {
@@ -110,17 +110,14 @@ pub(super) async fn incremental(
             .store
             .read(|c| read::webhooks_live(c, std::time::Duration::from_secs(3600)))
             .await?;
-    let due = ctx
-        .store
-        .read(move |c| {
-            read::pages_needing_content(
-                c,
-                read::ContentCheck::Due {
-                    webhooks_live: live_hooks,
-                },
-            )
-        })
-        .await?;
-    enqueue(ctx, &mut listed, content_signals(ctx, origin, &due)).await?;
+    listed.queued += enqueue_content_check(
+        ctx,
+        origin,
+        read::ContentCheck::Due {
+            webhooks_live: live_hooks,
+        },
+        |_, _| {},
+    )
+    .await?;
     Ok(listed)
 }

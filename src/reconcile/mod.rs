@@ -202,6 +202,7 @@ pub async fn sweep(
         objects: figures.report.written,
         removed: figures.report.removed,
         error: error.clone(),
+        watermark: figures.watermark.clone(),
     };
     ctx.store
         .write(move |c| write::finish_run(c, run_id, &record))
@@ -248,15 +249,44 @@ pub(crate) async fn advance_watermark(ctx: &Ctx, mark: String) -> Result<(), Sto
         .await
 }
 
+/// Finds the pages `check` says need content and queues their work in the same
+/// transaction (a content item finishing between a separate read and the enqueue would
+/// otherwise be queued again). `more` adds signals given the pages found (comment lists).
+/// Returns how many signals were queued.
+async fn enqueue_content_check(
+    ctx: &Ctx,
+    origin: Origin,
+    check: crate::mirror::read::ContentCheck,
+    more: impl FnOnce(&[(String, crate::mirror::read::PageState)], &mut Vec<Signal>) + Send + 'static,
+) -> Result<u64, StoreError> {
+    let grace = ctx.options.event_grace.as_millis() as i64;
+    let (queued, earliest) = ctx
+        .store
+        .write(move |c| {
+            let due = crate::mirror::read::pages_needing_content(c, check)?;
+            let mut signals = content_signals(grace, origin, &due);
+            more(&due, &mut signals);
+            let now = crate::queue::now_ms();
+            for s in &signals {
+                crate::queue::enqueue(c, s, now)?;
+            }
+            Ok((signals.len() as u64, signals.iter().map(|s| s.due_at).min()))
+        })
+        .await?;
+    if let Some(at) = earliest {
+        ctx.wake.due_at(at);
+    }
+    Ok(queued)
+}
+
 /// Content signals for pages a sweep found needing it: never-fetched pages get their
 /// tree and comments; pages whose change no event explained get a check after the event
-/// grace; the rest (unverified, unsettled) get their tree.
+/// grace (ms); the rest (unverified, unsettled) get their tree.
 fn content_signals(
-    ctx: &Ctx,
+    grace: i64,
     origin: Origin,
     pages: &[(String, crate::mirror::read::PageState)],
 ) -> Vec<Signal> {
-    let grace = ctx.options.event_grace.as_millis() as i64;
     pages
         .iter()
         .map(|(id, state)| {

@@ -325,6 +325,38 @@ pub async fn metrics(ingress: &Ingress, conn: &Conn) -> Reply {
             .unwrap_or(0.0);
         m.set("notion_mirror_queue_oldest_due_age_seconds", &[], age);
     }
+    let rate = ingress.rate;
+    if let Ok(estimate) = ingress
+        .store
+        .read(move |c| crate::eta::estimate(c, rate))
+        .await
+    {
+        let m = &ingress.metrics;
+        let items = estimate.as_ref().map_or(0, |e| e.items_left);
+        m.set("notion_mirror_sweep_work_items", &[], items as f64);
+        let eta = match &estimate {
+            None => 0.0,
+            Some(e) => e.eta.map_or(-1.0, |d| d.as_secs_f64().round()),
+        };
+        m.set("notion_mirror_sweep_eta_seconds", &[], eta);
+    }
+    let wal = ingress.store.wal_stats();
+    let m = &ingress.metrics;
+    m.set(
+        "notion_mirror_wal_bytes",
+        &[],
+        wal.current.load(Ordering::Relaxed) as f64,
+    );
+    m.set(
+        "notion_mirror_wal_max_bytes",
+        &[],
+        wal.max.load(Ordering::Relaxed) as f64,
+    );
+    m.set(
+        "notion_mirror_checkpoints_by_litestream",
+        &[],
+        f64::from(u8::from(wal.litestream.load(Ordering::Relaxed))),
+    );
     let commits = ingress.store.counters().commits.load(Ordering::Relaxed);
     let m = &ingress.metrics;
     m.set_counter("notion_mirror_mirror_commits_total", &[], commits);

@@ -50,6 +50,8 @@ pub struct Ingress {
     pub worker_alive: Arc<AtomicBool>,
     /// Connection cap and deadlines (the cap already fitted to the descriptor limit).
     pub limits: HttpLimits,
+    /// Notion requests per second (the ETA of `/metrics`).
+    pub rate: f64,
 }
 
 /// One connection as its handlers see it.

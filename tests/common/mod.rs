@@ -11,6 +11,8 @@ use notion_mirror::sim::{GenConfig, Knobs, Sim, SimConfig};
 use notion_mirror::verify::{self, Scope};
 use rusqlite::Connection;
 
+pub mod process;
+
 /// Starts a simulator with `knobs` (use `Knobs::unlimited()` unless the test is about limits).
 pub async fn sim(generator: GenConfig, knobs: Knobs) -> Sim {
     let mut config = SimConfig::new(generator);

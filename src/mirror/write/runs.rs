@@ -48,13 +48,17 @@ pub struct RunFigures {
     pub objects: u64,
     pub removed: u64,
     pub error: Option<String>,
+    /// Where the watermark moves once the sweep's work is done (kept so a restarted
+    /// daemon can still settle the sweep).
+    pub watermark: Option<String>,
 }
 
 /// Closes a `sync_runs` row.
 pub fn finish_run(conn: &Connection, run_id: i64, figures: &RunFigures) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE sync_runs SET finished_at = ?2, requests = requests + ?3,
-             objects = objects + ?4, removed = removed + ?5, error = ?6
+             objects = objects + ?4, removed = removed + ?5, error = ?6, watermark = ?7,
+             listed_items = items, listed_work_requests = work_requests
          WHERE id = ?1",
         params![
             run_id,
@@ -62,32 +66,45 @@ pub fn finish_run(conn: &Connection, run_id: i64, figures: &RunFigures) -> Resul
             figures.requests as i64,
             figures.objects as i64,
             figures.removed as i64,
-            figures.error
+            figures.error,
+            figures.watermark
         ],
     )?;
     Ok(())
 }
 
+/// What one attempt of a sweep's work item did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ItemWork {
+    pub requests: u64,
+    pub written: u64,
+    pub removed: u64,
+    /// The item is done (not retried or parked): it counts in `sync_runs.items`.
+    pub done: bool,
+}
+
 /// Adds what one of a sweep's work items did (requests made, objects written and
-/// removed) to the sweep's record.
-pub fn add_run_work(
-    conn: &Connection,
-    run_id: i64,
-    requests: u64,
-    written: u64,
-    removed: u64,
-) -> Result<(), StoreError> {
-    if requests + written + removed > 0 {
+/// removed, one more item done) to the sweep's record.
+pub fn add_run_work(conn: &Connection, run_id: i64, work: ItemWork) -> Result<(), StoreError> {
+    let ItemWork {
+        requests,
+        written,
+        removed,
+        done,
+    } = work;
+    if requests + written + removed > 0 || done {
         conn.prepare_cached(
             "UPDATE sync_runs SET requests = requests + ?2, objects = objects + ?3,
-                 removed = removed + ?4
+                 removed = removed + ?4, work_requests = work_requests + ?2,
+                 items = items + ?5
              WHERE id = ?1",
         )?
         .execute(params![
             run_id,
             requests as i64,
             written as i64,
-            removed as i64
+            removed as i64,
+            i64::from(done)
         ])?;
     }
     Ok(())
