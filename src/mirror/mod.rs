@@ -5,6 +5,7 @@
 //! Invariant: this module is the only code that writes mirror tables, and every write goes
 //! through the single writer thread in [`store::Store`].
 
+pub mod file_refs;
 pub mod open;
 pub mod properties;
 pub mod read;
@@ -28,6 +29,8 @@ pub const USER_TABLES: &[&str] = &[
     "tombstones",
     "webhook_events",
     "sync_runs",
+    "files",
+    "file_refs",
 ];
 
 /// The schema's other names (with the FTS5 shadow tables): typed views never take them.
@@ -41,6 +44,7 @@ pub const INTERNAL_NAMES: &[&str] = &[
     "search_config",
     "queue",
     "typed_views",
+    "attachments",
 ];
 
 /// Errors from the mirror store. None is retryable by waiting: they are disk, schema or

@@ -1,0 +1,581 @@
+//! File references (`file_refs`) and file rows (`files`) as objects are written, the
+//! download bookkeeping of `src/files`, and the re-derivation of every reference
+//! (docs/files.md).
+//!
+//! Invariants: references are a pure function of an object's `raw` under the recording
+//! mode (setting `files.mode`); a file row is created once per key (status `pending`) and
+//! an object write never rewrites it, so a re-signed URL (same key) changes no row of
+//! either table; references leave with their object through the delete triggers of
+//! `schema.sql`, whichever code removed it.
+
+use std::collections::BTreeSet;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+use super::{get_setting, set_setting};
+use crate::mirror::file_refs::{self, FileRef, Holder};
+use crate::mirror::StoreError;
+
+/// Settings key: which references writes record (`off`, `hosted`, `all`).
+pub const MODE_KEY: &str = "files.mode";
+/// Settings key: the mode under which every object's references were last derived.
+pub const INDEXED_KEY: &str = "files.indexed";
+/// Settings key: the blob directory of the process that archives files (absolute).
+pub const DIR_KEY: &str = "files.dir";
+
+/// Which references a write records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Files are off (`--no-files`): nothing is recorded, what is recorded stays.
+    Off,
+    /// Notion-hosted files (the default).
+    Hosted,
+    /// Hosted and external files (`files_external = true`).
+    All,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::Hosted => "hosted",
+            Mode::All => "all",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Mode> {
+        [Mode::Off, Mode::Hosted, Mode::All]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+
+    fn records(self, r: &FileRef) -> bool {
+        match self {
+            Mode::Off => false,
+            Mode::Hosted => !r.external,
+            Mode::All => true,
+        }
+    }
+}
+
+/// The recording mode of this mirror (`hosted` until a process sets another).
+pub fn mode(conn: &Connection) -> Result<Mode, StoreError> {
+    Ok(get_setting(conn, MODE_KEY)?
+        .as_deref()
+        .and_then(Mode::parse)
+        .unwrap_or(Mode::Hosted))
+}
+
+/// Records the mode and blob directory of the process starting; returns whether every
+/// reference must be derived again (the mode differs from the one they were derived with).
+pub fn configure(conn: &Connection, mode: Mode, dir: Option<&str>) -> Result<bool, StoreError> {
+    set_setting(conn, MODE_KEY, mode.as_str())?;
+    if let Some(dir) = dir {
+        set_setting(conn, DIR_KEY, dir)?;
+    }
+    if mode == Mode::Off {
+        // What is recorded stays (and is never collected while files are off); turning
+        // files on again re-derives everything written meanwhile.
+        conn.prepare_cached("DELETE FROM settings WHERE key = ?1")?
+            .execute([INDEXED_KEY])?;
+        return Ok(false);
+    }
+    Ok(get_setting(conn, INDEXED_KEY)?.as_deref() != Some(mode.as_str()))
+}
+
+/// Records the references of object `id` (of kind `holder`) as its `raw` shows them now.
+pub fn record(conn: &Connection, holder: Holder, id: &str, raw: &Value) -> Result<(), StoreError> {
+    let mode = mode(conn)?;
+    if mode == Mode::Off {
+        return Ok(());
+    }
+    let refs: Vec<FileRef> = file_refs::refs(holder, raw)
+        .into_iter()
+        .filter(|r| mode.records(r))
+        .collect();
+    sync(conn, holder, id, &refs)
+}
+
+fn sync(conn: &Connection, holder: Holder, id: &str, refs: &[FileRef]) -> Result<(), StoreError> {
+    let object = holder.as_str();
+    if refs.is_empty() {
+        conn.prepare_cached("DELETE FROM file_refs WHERE object = ?1 AND object_id = ?2")?
+            .execute(params![object, id])?;
+        return Ok(());
+    }
+    let wanted: BTreeSet<(&str, &str)> = refs
+        .iter()
+        .map(|r| (r.key.as_str(), r.location.as_str()))
+        .collect();
+    let existing: Vec<(String, String)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT key, location FROM file_refs WHERE object = ?1 AND object_id = ?2",
+        )?;
+        let rows = stmt.query_map(params![object, id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut delete = conn.prepare_cached(
+        "DELETE FROM file_refs WHERE key = ?1 AND object = ?2 AND object_id = ?3 AND location = ?4",
+    )?;
+    for (key, location) in &existing {
+        if !wanted.contains(&(key.as_str(), location.as_str())) {
+            delete.execute(params![key, object, id, location])?;
+        }
+    }
+    let mut file = conn.prepare_cached(
+        "INSERT INTO files (key, name, status, external, due_at) VALUES (?1, ?2, 'pending', ?3, 0)
+         ON CONFLICT (key) DO NOTHING",
+    )?;
+    let mut reference = conn.prepare_cached(
+        "INSERT INTO file_refs (key, object, object_id, location) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO NOTHING",
+    )?;
+    for r in refs {
+        let name = file_refs::display_name(r.name.as_deref(), &r.key);
+        file.execute(params![r.key, name, r.external])?;
+        reference.execute(params![r.key, object, id, r.location])?;
+    }
+    Ok(())
+}
+
+/// Derives the references of up to `limit` objects of kind `holder` with ids after
+/// `after` again (self-healing, and after the mode changed). Returns the last id done,
+/// `None` when the table is finished (then references of objects that are gone, or of
+/// blocks that no longer hold a file, are removed too).
+pub fn reindex_chunk(
+    conn: &Connection,
+    holder: Holder,
+    after: &str,
+    limit: usize,
+) -> Result<Option<String>, StoreError> {
+    let table = holder.table();
+    let filter = match holder {
+        Holder::Block => format!(" AND type IN ({})", block_types_sql()),
+        _ => String::new(),
+    };
+    let rows: Vec<(String, String)> = {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, raw FROM {table} WHERE id > ?1{filter} ORDER BY id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![after, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (id, raw) in &rows {
+        let value: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+        record(conn, holder, id, &value)?;
+    }
+    if rows.len() < limit {
+        conn.prepare_cached(&format!(
+            "DELETE FROM file_refs WHERE object = ?1
+             AND object_id NOT IN (SELECT id FROM {table} WHERE 1 = 1{filter})"
+        ))?
+        .execute([holder.as_str()])?;
+        return Ok(None);
+    }
+    Ok(rows.last().map(|(id, _)| id.clone()))
+}
+
+/// Marks every reference as derived under `mode`.
+pub fn mark_indexed(conn: &Connection, mode: Mode) -> Result<(), StoreError> {
+    set_setting(conn, INDEXED_KEY, mode.as_str())
+}
+
+fn block_types_sql() -> String {
+    file_refs::BLOCK_TYPES
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A file the downloader may work on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueFile {
+    pub key: String,
+    pub name: String,
+    pub attempts: u32,
+    pub external: bool,
+    pub rejected_url: Option<String>,
+    pub refetch_at: Option<i64>,
+}
+
+/// Pending files due at `now_ms`, oldest due first, leaving out `busy` keys.
+pub fn due_files(
+    conn: &Connection,
+    now_ms: i64,
+    limit: usize,
+    busy: &[String],
+) -> Result<Vec<DueFile>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, name, attempts, external, rejected_url, refetch_at FROM files
+         WHERE status = 'pending' AND due_at <= ?1 ORDER BY due_at, key LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![now_ms, (limit + busy.len()) as i64], |r| {
+        Ok(DueFile {
+            key: r.get(0)?,
+            name: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            attempts: r.get(2)?,
+            external: r.get(3)?,
+            rejected_url: r.get(4)?,
+            refetch_at: r.get(5)?,
+        })
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let row = row?;
+        if !busy.contains(&row.key) && out.len() < limit {
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
+/// The due time of the next pending file (unix ms), if any.
+pub fn next_due(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT min(due_at) FROM files WHERE status = 'pending'")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// The references of `key`, each with its holder's current `raw` (and a block's page).
+pub fn sources_of(conn: &Connection, key: &str) -> Result<Vec<Source>, StoreError> {
+    let refs: Vec<(String, String, String)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT object, object_id, location FROM file_refs WHERE key = ?1
+             ORDER BY object, object_id, location",
+        )?;
+        let rows = stmt.query_map([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut out = Vec::new();
+    for (object, id, location) in refs {
+        let Some(holder) = Holder::parse(&object) else {
+            continue;
+        };
+        let sql = match holder {
+            Holder::Block => "SELECT raw, page_id FROM blocks WHERE id = ?1",
+            Holder::Page => "SELECT raw, NULL FROM pages WHERE id = ?1",
+            Holder::Database => "SELECT raw, NULL FROM databases WHERE id = ?1",
+            Holder::DataSource => "SELECT raw, NULL FROM data_sources WHERE id = ?1",
+        };
+        let found: Option<(String, Option<String>)> = conn
+            .prepare_cached(sql)?
+            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((raw, page_id)) = found {
+            out.push(Source {
+                holder,
+                id,
+                location,
+                raw,
+                page_id,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One reference of a file with what its holder shows now.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub holder: Holder,
+    pub id: String,
+    pub location: String,
+    pub raw: String,
+    /// The page a block belongs to.
+    pub page_id: Option<String>,
+}
+
+/// How a download attempt ended, as the `files` row records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileOutcome {
+    Stored {
+        sha256: String,
+        size: u64,
+        content_type: Option<String>,
+    },
+    TooLarge {
+        size: Option<u64>,
+        error: String,
+    },
+    /// Try again at `due_at` (attempts + 1).
+    Retry {
+        due_at: i64,
+        error: String,
+    },
+    /// The URL is expired or was rejected: wait for the refetch of its holder.
+    Rejected {
+        url_hash: String,
+        due_at: i64,
+        error: String,
+        refetch_requested: bool,
+    },
+    /// Not now, no attempt spent (waiting for a fresh URL, the total cap, a reference).
+    Later {
+        due_at: i64,
+        error: Option<String>,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// Records the outcome of one attempt at `key`.
+pub fn finish_file(
+    conn: &Connection,
+    key: &str,
+    outcome: &FileOutcome,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    match outcome {
+        FileOutcome::Stored {
+            sha256,
+            size,
+            content_type,
+        } => {
+            conn.prepare_cached(
+                "UPDATE files SET status = 'stored', sha256 = ?2, size = ?3, content_type = ?4,
+                     stored_at = ?5, error = NULL, rejected_url = NULL, refetch_at = NULL
+                 WHERE key = ?1",
+            )?
+            .execute(params![
+                key,
+                sha256,
+                *size as i64,
+                content_type,
+                crate::mirror::now_iso()
+            ])?;
+        }
+        FileOutcome::TooLarge { size, error } => {
+            conn.prepare_cached(
+                "UPDATE files SET status = 'too_large', size = ?2, error = ?3 WHERE key = ?1",
+            )?
+            .execute(params![key, size.map(|s| s as i64), error])?;
+        }
+        FileOutcome::Retry { due_at, error } => {
+            conn.prepare_cached(
+                "UPDATE files SET attempts = attempts + 1, due_at = ?2, error = ?3 WHERE key = ?1",
+            )?
+            .execute(params![key, due_at, error])?;
+        }
+        FileOutcome::Rejected {
+            url_hash,
+            due_at,
+            error,
+            refetch_requested,
+        } => {
+            conn.prepare_cached(
+                "UPDATE files SET attempts = attempts + ?5, due_at = ?2, error = ?3,
+                     rejected_url = ?4, refetch_at = CASE WHEN ?5 = 1 THEN ?6 ELSE refetch_at END
+                 WHERE key = ?1",
+            )?
+            .execute(params![
+                key,
+                due_at,
+                error,
+                url_hash,
+                i64::from(*refetch_requested),
+                now_ms
+            ])?;
+        }
+        FileOutcome::Later { due_at, error } => {
+            conn.prepare_cached(
+                "UPDATE files SET due_at = ?2, error = coalesce(?3, error) WHERE key = ?1",
+            )?
+            .execute(params![key, due_at, error])?;
+        }
+        FileOutcome::Failed { error } => {
+            conn.prepare_cached(
+                "UPDATE files SET status = 'failed', attempts = attempts + 1, error = ?2
+                 WHERE key = ?1",
+            )?
+            .execute(params![key, error])?;
+        }
+    }
+    Ok(())
+}
+
+/// Files of every status, and the bytes their distinct blobs take on disk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FileCounts {
+    pub stored: u64,
+    pub pending: u64,
+    pub failed: u64,
+    pub too_large: u64,
+    pub bytes: u64,
+}
+
+/// Counts files by status and sums the size of each distinct stored blob.
+pub fn counts(conn: &Connection) -> Result<FileCounts, StoreError> {
+    let mut out = FileCounts::default();
+    let mut stmt = conn.prepare_cached("SELECT status, count(*) FROM files GROUP BY status")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (status, n) = row?;
+        let n = n.max(0) as u64;
+        match status.as_str() {
+            "stored" => out.stored = n,
+            "pending" => out.pending = n,
+            "failed" => out.failed = n,
+            "too_large" => out.too_large = n,
+            _ => {}
+        }
+    }
+    out.bytes = stored_bytes(conn)?;
+    Ok(out)
+}
+
+/// Bytes of the distinct stored blobs (a blob shared by two keys counts once).
+pub fn stored_bytes(conn: &Connection) -> Result<u64, StoreError> {
+    let bytes: i64 = conn
+        .prepare_cached(
+            "SELECT coalesce(sum(size), 0) FROM
+                 (SELECT sha256, max(size) AS size FROM files WHERE status = 'stored' GROUP BY sha256)",
+        )?
+        .query_row([], |r| r.get(0))?;
+    Ok(bytes.max(0) as u64)
+}
+
+/// Files whose last reference went before `cutoff` (ISO-8601): their rows are deleted;
+/// returns the hashes of blobs no remaining row names (the caller deletes those files).
+pub fn collect_unreferenced(conn: &Connection, cutoff: &str) -> Result<Vec<String>, StoreError> {
+    let gone: Vec<Option<String>> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT sha256 FROM files WHERE unreferenced_since IS NOT NULL
+                 AND unreferenced_since < ?1
+                 AND NOT EXISTS (SELECT 1 FROM file_refs r WHERE r.key = files.key)",
+        )?;
+        let rows = stmt.query_map([cutoff], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    conn.prepare_cached(
+        "DELETE FROM files WHERE unreferenced_since IS NOT NULL AND unreferenced_since < ?1
+             AND NOT EXISTS (SELECT 1 FROM file_refs r WHERE r.key = files.key)",
+    )?
+    .execute([cutoff])?;
+    let mut orphans = Vec::new();
+    let mut still = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = ?1 AND status = 'stored')",
+    )?;
+    for sha in gone.into_iter().flatten() {
+        let kept: bool = still.query_row([&sha], |r| r.get(0))?;
+        if !kept && !orphans.contains(&sha) {
+            orphans.push(sha);
+        }
+    }
+    Ok(orphans)
+}
+
+/// Failed files get a fresh start (the daily sweep, like parked work).
+pub fn retry_failed(conn: &Connection) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE files SET status = 'pending', attempts = 0, due_at = 0,
+                 rejected_url = NULL, refetch_at = NULL
+             WHERE status = 'failed'",
+        )?
+        .execute([])?)
+}
+
+/// Whether a stored row names blob `sha256` (the collector keeps such blobs).
+pub fn blob_in_use(conn: &Connection, sha256: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = ?1 AND status = 'stored')",
+        )?
+        .query_row([sha256], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mirror::write::{remove_page, upsert_page, Removal};
+    use serde_json::json;
+
+    fn page(id: &str, sig: &str, cover: &str) -> Value {
+        json!({
+            "object": "page", "id": id, "created_time": "2026-01-01T00:00:00.000Z",
+            "last_edited_time": "2026-01-01T00:00:00.000Z",
+            "parent": { "type": "workspace", "workspace": true },
+            "cover": { "type": "file", "file": {
+                "url": format!("https://files.example/w/{cover}/c.png?sig={sig}"),
+                "expiry_time": format!("2026-01-01T01:00:0{}.000Z", sig.len() % 10) } },
+            "icon": { "type": "external", "external": { "url": "https://example.com/i.png" } },
+            "properties": { "Name": { "id": "title", "type": "title", "title": [] } }
+        })
+    }
+
+    fn rows(c: &Connection, sql: &str) -> Vec<String> {
+        let mut s = c.prepare(sql).unwrap();
+        let r = s.query_map([], |r| r.get::<_, String>(0)).unwrap();
+        r.map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn re_signing_rewrites_the_page_but_no_file_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = crate::mirror::open::open_read_write(&dir.path().join("m.db")).unwrap();
+        let id = "00000000-0000-4000-8000-000000000001";
+        upsert_page(&c, page(id, "one", "a")).unwrap();
+        let snapshot = |c: &Connection| {
+            rows(
+                c,
+                "SELECT key || '|' || name || '|' || status || '|' || attempts || '|' || due_at
+                        || '|' || coalesce(unreferenced_since, '-') FROM files
+                 UNION ALL SELECT key || '|' || object || '|' || location FROM file_refs",
+            )
+        };
+        let before = snapshot(&c);
+        assert_eq!(
+            before.len(),
+            2,
+            "one hosted file, one reference (external not recorded): {before:?}"
+        );
+        assert_eq!(
+            upsert_page(&c, page(id, "two-two", "a")).unwrap(),
+            crate::mirror::write::Upsert::Changed,
+            "the page's raw holds the new signature"
+        );
+        assert_eq!(snapshot(&c), before);
+        // Another cover: the old file loses its last reference, the new one is pending.
+        upsert_page(&c, page(id, "x", "b")).unwrap();
+        let unreferenced = rows(
+            &c,
+            "SELECT key FROM files WHERE unreferenced_since IS NOT NULL",
+        );
+        assert_eq!(unreferenced, vec!["https://files.example/w/a/c.png"]);
+        remove_page(&c, id, Removal::NotFound).unwrap();
+        assert!(rows(&c, "SELECT key FROM file_refs").is_empty());
+        assert_eq!(
+            rows(&c, "SELECT key FROM files WHERE unreferenced_since IS NULL").len(),
+            0
+        );
+    }
+
+    #[test]
+    fn modes_decide_what_is_recorded_and_reindexing_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = crate::mirror::open::open_read_write(&dir.path().join("m.db")).unwrap();
+        let id = "00000000-0000-4000-8000-000000000002";
+        assert!(!configure(&c, Mode::Off, None).unwrap());
+        upsert_page(&c, page(id, "one", "a")).unwrap();
+        assert!(
+            rows(&c, "SELECT key FROM file_refs").is_empty(),
+            "off records nothing"
+        );
+        assert!(configure(&c, Mode::All, Some("/srv/files")).unwrap());
+        assert_eq!(reindex_chunk(&c, Holder::Page, "", 500).unwrap(), None);
+        mark_indexed(&c, Mode::All).unwrap();
+        assert_eq!(
+            rows(&c, "SELECT location FROM file_refs ORDER BY 1"),
+            vec!["cover", "icon"]
+        );
+        assert!(!configure(&c, Mode::All, None).unwrap(), "already derived");
+        assert!(configure(&c, Mode::Hosted, None).unwrap());
+        reindex_chunk(&c, Holder::Page, "", 500).unwrap();
+        assert_eq!(rows(&c, "SELECT location FROM file_refs"), vec!["cover"]);
+        let local: Vec<String> = rows(&c, "SELECT coalesce(local_path, 'none') FROM attachments");
+        assert_eq!(local, vec!["none"], "pending files have no local path yet");
+    }
+}
