@@ -94,6 +94,8 @@ pub struct Config {
     pub event_retention: Duration,
     /// What the HTTP server allows one client (`[http]` in the config file).
     pub http: HttpLimits,
+    /// Archiving Notion-hosted files (docs/files.md).
+    pub files: crate::files::FilesConfig,
 }
 
 /// The HTTP server's limits against slow or hostile clients (see docs/threat-model.md).
@@ -172,6 +174,12 @@ pub struct FileConfig {
     pub comments: FileComments,
     #[serde(default)]
     pub http: FileHttp,
+    /// Archive Notion-hosted files (default true).
+    pub files: Option<bool>,
+    pub files_dir: Option<PathBuf>,
+    pub files_max_mb: Option<u64>,
+    pub files_max_total_mb: Option<u64>,
+    pub files_external: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -225,6 +233,10 @@ pub struct Overrides {
     pub no_webhooks: bool,
     pub no_block_comments: bool,
     pub request_timeout_secs: Option<u64>,
+    pub no_files: bool,
+    pub files_dir: Option<PathBuf>,
+    pub files_max_mb: Option<u64>,
+    pub files_max_total_mb: Option<u64>,
 }
 
 impl Config {
@@ -259,6 +271,17 @@ impl Config {
             what: "listen address (NOTION_MIRROR_LISTEN / --listen)".into(),
             message: format!("`{listen_text}` is not host:port, e.g. 127.0.0.1:8787"),
         })?;
+        let files = crate::files::FilesConfig::from_parts(
+            &db_path,
+            crate::files::FileSettings {
+                enabled: file.files,
+                dir: file.files_dir.clone(),
+                max_mb: file.files_max_mb,
+                max_total_mb: file.files_max_total_mb,
+                external: file.files_external,
+            },
+            over,
+        );
         let (token, token_problem) =
             match read_token(env, over.token_file.as_deref(), file.token_file.as_deref()) {
                 Ok(token) => (token, None),
@@ -320,6 +343,7 @@ impl Config {
                 file.webhooks.retention_days.unwrap_or(30) * 86_400,
             ),
             http: http_limits(&file.http),
+            files,
         };
         config.validate()?;
         Ok(config)
@@ -378,6 +402,7 @@ impl Config {
             &self.presence_cron,
         )?;
         validate_cron("full schedule (NOTION_MIRROR_FULL)", &self.full_cron)?;
+        self.files.validate()?;
         Ok(())
     }
 

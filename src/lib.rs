@@ -23,6 +23,7 @@ pub mod daemon;
 pub mod demo;
 pub mod export;
 pub mod fetch;
+pub mod files;
 pub mod ids;
 pub mod logging;
 pub mod metrics;

@@ -9,7 +9,7 @@
 //! | data source and database GETs | only changed/new (from search) | every one | every one |
 //! | content | never fetched or unverified | never fetched or unverified | every page, regardless of timestamps |
 //! | comment lists | – | every page (`comments.full_sweep`) | every page |
-//! | parked work requeued, old events pruned | – | yes | yes |
+//! | parked work requeued, old events pruned, files collected | – | yes | yes |
 //!
 //! Invariant: an object missing from the enumeration only gets a direct-GET check; rows of
 //! a data source whose query failed are not checked at all.
@@ -176,7 +176,8 @@ pub(super) async fn enumerate(
     Ok(listed)
 }
 
-/// Parked work gets a fresh start; finished webhook events past retention go.
+/// Parked work gets a fresh start; finished webhook events past retention go; file
+/// references are re-derived and files unreferenced for a day are collected.
 async fn housekeeping(ctx: &Ctx, options: &SweepOptions) -> Result<(), FetchError> {
     let revived = ctx
         .store
@@ -192,6 +193,9 @@ async fn housekeeping(ctx: &Ctx, options: &SweepOptions) -> Result<(), FetchErro
         .await?;
     if pruned > 0 {
         tracing::info!(events = pruned, "old webhook events pruned");
+    }
+    if let Some(files) = &options.files {
+        crate::files::sweep(&ctx.store, &files.blobs, files.mode).await?;
     }
     Ok(())
 }

@@ -139,6 +139,7 @@ pub fn generate(cfg: &GenConfig, now: DateTime<Utc>) -> Workspace {
     g.users();
     let fixed = super::fixtures::build(&mut g);
     g.fill(fixed);
+    super::fixtures_files::attach(&mut g);
     g.finish();
     g.ws
 }

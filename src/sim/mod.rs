@@ -87,8 +87,10 @@ pub mod error;
 pub mod events;
 pub mod expect;
 pub mod expected;
+pub mod files;
 mod filler;
 pub mod fixtures;
+mod fixtures_files;
 mod fixtures_showcase;
 mod fixtures_sources;
 mod fixtures_tasks;
@@ -179,6 +181,8 @@ pub(crate) struct Inner {
     pub limits: Mutex<Limits>,
     pub stats: Arc<Mutex<Stats>>,
     pub search: Mutex<SearchIndex>,
+    /// Signs hosted-file URLs and serves the files.
+    pub(crate) files: files::FileHost,
     webhooks: Mutex<Option<Arc<WebhookSender>>>,
     /// The most recent raw events (bounded), for tests and the demo.
     events: Mutex<std::collections::VecDeque<events::RawEvent>>,
@@ -226,12 +230,14 @@ impl Sim {
         let now = config.now.unwrap_or_else(Utc::now);
         let ws = tokio::task::spawn_blocking(move || generate::generate(&gen, now)).await?;
         let seed = config.generator.seed;
+        let file_host = files::FileHost::new(&base_url, &ws.workspace_id, seed);
         let inner = Arc::new(Inner {
             ws: Mutex::new(ws),
             knobs: Mutex::new(config.knobs.clone()),
             limits: Mutex::new(Limits::new(seed)),
             stats: Arc::new(Mutex::new(Stats::default())),
             search: Mutex::new(SearchIndex::default()),
+            files: file_host,
             webhooks: Mutex::new(None),
             events: Mutex::new(std::collections::VecDeque::new()),
             token: config.token.clone(),
@@ -435,9 +441,42 @@ impl Sim {
         done
     }
 
-    /// What an exact mirror of the current workspace holds.
+    /// What an exact mirror of the current workspace holds (hosted file URLs signed as a
+    /// rendering now would sign them).
     pub fn expected(&self) -> Expected {
-        expect::expected(&lock(&self.inner.ws))
+        let mut e = expect::expected(&lock(&self.inner.ws));
+        let ttl = self.knobs().file_url_ttl;
+        let sign = |v: &mut serde_json::Value| self.inner.files.sign(v, ttl);
+        e.pages.values_mut().for_each(|o| sign(&mut o.raw));
+        e.databases.values_mut().for_each(|o| sign(&mut o.raw));
+        e.data_sources.values_mut().for_each(|o| sign(&mut o.raw));
+        e.blocks.values_mut().for_each(|b| sign(&mut b.raw));
+        e
+    }
+
+    /// The hosted files of the workspace (their bytes: [`files::HostedFile::content`]).
+    pub fn hosted_files(&self) -> Vec<files::HostedFile> {
+        lock(&self.inner.ws).files.values().cloned().collect()
+    }
+
+    /// What the file host served so far.
+    pub fn file_stats(&self) -> files::FileStats {
+        self.inner.files.stats()
+    }
+
+    pub fn reset_file_stats(&self) {
+        self.inner.files.reset_stats();
+    }
+
+    /// Every hosted-file URL handed out so far stops working (400 `ExpiredToken`, as when
+    /// the temporary credentials Notion signs with expire); new renderings work.
+    pub fn expire_file_sessions(&self) {
+        self.inner.files.expire_sessions();
+    }
+
+    /// Signs the hosted files in `v` as an API answer now would.
+    pub fn sign_files(&self, v: &mut serde_json::Value) {
+        self.inner.files.sign(v, self.knobs().file_url_ttl);
     }
 
     /// The fewest requests a complete cold sync of the current workspace needs.

@@ -367,6 +367,8 @@ pub struct Workspace {
     pub data_sources: BTreeMap<String, DataSource>,
     pub blocks: BTreeMap<String, Block>,
     pub comments: BTreeMap<String, Comment>,
+    /// Notion-hosted files by id (their bytes are served by `files.rs`).
+    pub files: BTreeMap<String, super::files::HostedFile>,
     /// Fixture objects that random mutations must not trash, move or revoke.
     pub protected: std::collections::BTreeSet<String>,
     pub(crate) seq: u64,
@@ -389,6 +391,7 @@ impl Workspace {
             data_sources: BTreeMap::new(),
             blocks: BTreeMap::new(),
             comments: BTreeMap::new(),
+            files: BTreeMap::new(),
             protected: Default::default(),
             seq: 0,
             rng,

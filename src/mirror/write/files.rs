@@ -140,15 +140,15 @@ fn sync(conn: &Connection, holder: Holder, id: &str, refs: &[FileRef]) -> Result
 }
 
 /// Derives the references of up to `limit` objects of kind `holder` with ids after
-/// `after` again (self-healing, and after the mode changed). Returns the last id done,
-/// `None` when the table is finished (then references of objects that are gone, or of
-/// blocks that no longer hold a file, are removed too).
+/// `after` again (self-healing, and after the mode changed). Returns how many objects it
+/// read and the last id done, `None` when the table is finished (then references of
+/// objects that are gone, or of blocks that no longer hold a file, are removed too).
 pub fn reindex_chunk(
     conn: &Connection,
     holder: Holder,
     after: &str,
     limit: usize,
-) -> Result<Option<String>, StoreError> {
+) -> Result<(usize, Option<String>), StoreError> {
     let table = holder.table();
     let filter = match holder {
         Holder::Block => format!(" AND type IN ({})", block_types_sql()),
@@ -171,9 +171,9 @@ pub fn reindex_chunk(
              AND object_id NOT IN (SELECT id FROM {table} WHERE 1 = 1{filter})"
         ))?
         .execute([holder.as_str()])?;
-        return Ok(None);
+        return Ok((rows.len(), None));
     }
-    Ok(rows.last().map(|(id, _)| id.clone()))
+    Ok((rows.len(), rows.last().map(|(id, _)| id.clone())))
 }
 
 /// Marks every reference as derived under `mode`.
@@ -437,34 +437,16 @@ pub fn stored_bytes(conn: &Connection) -> Result<u64, StoreError> {
     Ok(bytes.max(0) as u64)
 }
 
-/// Files whose last reference went before `cutoff` (ISO-8601): their rows are deleted;
-/// returns the hashes of blobs no remaining row names (the caller deletes those files).
-pub fn collect_unreferenced(conn: &Connection, cutoff: &str) -> Result<Vec<String>, StoreError> {
-    let gone: Vec<Option<String>> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT sha256 FROM files WHERE unreferenced_since IS NOT NULL
-                 AND unreferenced_since < ?1
+/// Deletes the rows of files whose last reference went before `cutoff` (ISO-8601);
+/// returns how many went (their blobs go when no stored row names them, see
+/// `files::collect`).
+pub fn collect_unreferenced(conn: &Connection, cutoff: &str) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM files WHERE unreferenced_since IS NOT NULL AND unreferenced_since < ?1
                  AND NOT EXISTS (SELECT 1 FROM file_refs r WHERE r.key = files.key)",
-        )?;
-        let rows = stmt.query_map([cutoff], |r| r.get(0))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    conn.prepare_cached(
-        "DELETE FROM files WHERE unreferenced_since IS NOT NULL AND unreferenced_since < ?1
-             AND NOT EXISTS (SELECT 1 FROM file_refs r WHERE r.key = files.key)",
-    )?
-    .execute([cutoff])?;
-    let mut orphans = Vec::new();
-    let mut still = conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = ?1 AND status = 'stored')",
-    )?;
-    for sha in gone.into_iter().flatten() {
-        let kept: bool = still.query_row([&sha], |r| r.get(0))?;
-        if !kept && !orphans.contains(&sha) {
-            orphans.push(sha);
-        }
-    }
-    Ok(orphans)
+        )?
+        .execute([cutoff])?)
 }
 
 /// Failed files get a fresh start (the daily sweep, like parked work).
@@ -565,7 +547,7 @@ mod tests {
             "off records nothing"
         );
         assert!(configure(&c, Mode::All, Some("/srv/files")).unwrap());
-        assert_eq!(reindex_chunk(&c, Holder::Page, "", 500).unwrap(), None);
+        assert_eq!(reindex_chunk(&c, Holder::Page, "", 500).unwrap(), (1, None));
         mark_indexed(&c, Mode::All).unwrap();
         assert_eq!(
             rows(&c, "SELECT location FROM file_refs ORDER BY 1"),
