@@ -1,13 +1,16 @@
 //! Notion-hosted files in every place the API shows them: page covers and icons, database
-//! and data source icons, and `image`/`pdf`/`file` blocks at the end of some pages (the
-//! Tasks rows' `Attachments` values and the showcase photo are made with their fixtures).
-//! Some covers are shared by two pages (one key, referenced twice) and icons come in four
-//! contents (several keys, one blob each).
+//! and data source icons, and (in benchmark-sized workspaces) `image`/`pdf`/`file` blocks
+//! at the end of some pages. The Tasks rows' `Attachments` values, the roadmap image in a
+//! column and the showcase photo are made with their fixtures. Some covers are shared by
+//! two pages (one key, referenced twice) and icons come in four contents (several keys,
+//! one blob each).
 //!
 //! Invariant: added after the fixtures and the filler with an RNG of its own, drawing
 //! nothing from the generator's or the workspace's RNG, so every other id, value and
 //! timestamp of a seed's workspace stays as it was; new blocks come last in their page
-//! and are as old as the page.
+//! and are as old as the page, and only workspaces above [`MEDIA_BLOCKS_ABOVE`] pages get
+//! them (random mutations sample blocks, so the test workspaces keep their block sets and
+//! every seeded mutation sequence its targets).
 
 use serde_json::{json, Value};
 
@@ -21,6 +24,8 @@ const SHARED_COVER: f64 = 0.25;
 const ICON: f64 = 0.04;
 const MEDIA_BLOCK: f64 = 0.1;
 const CONTAINER_ICON: f64 = 0.2;
+/// Workspaces with more pages than this (the benchmark's) get media blocks.
+pub(crate) const MEDIA_BLOCKS_ABOVE: usize = 400;
 
 /// Adds hosted files to the workspace `g` built (not to the Markdown showcase, whose
 /// golden export stays as small as it is).
@@ -58,8 +63,8 @@ pub(crate) fn attach(g: &mut Gen) {
             let file = icon(g, &mut rng);
             set_page(g, &id, "icon", file.object());
         }
-        // The first page with content always gets one, so every workspace has a media block.
-        if !row && has_content && (blocks == 0 || rng.chance(MEDIA_BLOCK)) {
+        let media = g.cfg.pages > MEDIA_BLOCKS_ABOVE;
+        if media && !row && has_content && (blocks == 0 || rng.chance(MEDIA_BLOCK)) {
             media_block(g, &mut rng, &id);
             blocks += 1;
         }

@@ -516,8 +516,15 @@ mod tests {
         );
         assert_eq!(
             upsert_page(&c, page(id, "two-two", "a")).unwrap(),
-            crate::mirror::write::Upsert::Changed,
-            "the page's raw holds the new signature"
+            crate::mirror::write::Upsert::Unchanged,
+            "re-signing is not change"
+        );
+        let raw: String = c
+            .query_row("SELECT raw FROM pages WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap();
+        assert!(
+            raw.contains("sig=two-two"),
+            "the page's raw holds the fresh URL"
         );
         assert_eq!(snapshot(&c), before);
         // Another cover: the old file loses its last reference, the new one is pending.
