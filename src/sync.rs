@@ -164,14 +164,23 @@ async fn report_progress(ctx: Ctx, tty: bool, stop: CancellationToken) {
         let limited = ctx.client.counters().rate_limited.load(Ordering::Relaxed);
         let totals = ctx.totals.snapshot();
         let items = ctx.totals.items.load(Ordering::Relaxed);
+        let files = ctx
+            .store
+            .read(crate::files::counts)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let remaining = depth.pending + depth.running;
         let eta = eta.update(Instant::now(), items, remaining);
         let line = format!(
-            "objects written {} · requests {} · 429s {} · queue {} · ETA {}",
+            "objects written {} · requests {} · 429s {} · queue {} · files {}/{} · ETA {}",
             totals.written,
             requests,
             limited,
             remaining,
+            files.stored,
+            files.stored + files.pending,
             eta.map(humanize).unwrap_or_else(|| "…".into())
         );
         match &bar {

@@ -129,7 +129,7 @@ fn set_page(g: &mut Gen, id: &str, field: &str, value: Value) {
 /// An `image`, `pdf` or `file` block with a hosted file, last in the page.
 fn media_block(g: &mut Gen, rng: &mut SimRng, page_id: &str) {
     let (kind, name) = match rng.index(5) {
-        0 | 1 | 2 => ("image", "diagram.png"),
+        0..=2 => ("image", "diagram.png"),
         3 => ("pdf", "report.pdf"),
         _ => ("file", "notes.txt"),
     };
