@@ -20,15 +20,17 @@
 //! floods, held bodies).
 //!
 //! Groups (`--only`): cold, wall, idle, edits, coalescing, latency, memory, ingest, hostile,
-//! load. The daemon groups need the cold-synced mirror, so they run the cold sync first (its
-//! figures are then not printed); `wall`, `hostile` and `load` do not.
+//! load, files. The daemon groups need the cold-synced mirror, so they run the cold sync
+//! first (its figures are then not printed); `wall`, `hostile`, `load` and `files` do not
+//! (the cold sync's own files figures are in the `files` group too).
 //!
 //! Modules, in reading order: `args` (flags), `report` (the `Bench` collector, the table and
 //! the JSON report), `proc` (the binary as a child process, `/proc` readings), `wait`
 //! (bounded waits on the mirror), `http` (signed webhook events, `/metrics`), `cold` (cold
 //! sync and wall time), `daemon_phases` (idle sweep, coalescing, latency, idle RSS, and the
 //! order the daemon phases run in), `edits` (one-edit costs), `ingest` (the load generator),
-//! `hostile` (connection floods and held bodies under a low descriptor limit).
+//! `hostile` (connection floods and held bodies under a low descriptor limit), `files`
+//! (archived files: the cold sync's, re-signing every expired URL, a 100 MB download).
 //!
 //! Invariant: this file only orders the phases and maps the outcome to the exit status;
 //! every figure is measured in its module and enters the report through `Bench`.
@@ -37,6 +39,7 @@ mod args;
 mod cold;
 mod daemon_phases;
 mod edits;
+mod files;
 mod hostile;
 mod http;
 mod ingest;
@@ -109,6 +112,12 @@ async fn run_all(b: &mut Bench) -> Result<()> {
         eprintln!("[bench] edits under load at 3 req/s …");
         if let Err(e) = load(b, &root).await {
             b.fail("load", &e);
+        }
+    }
+    if b.wants("files") {
+        eprintln!("[bench] files: expired URLs, a 100 MB download …");
+        if let Err(e) = files::files(b, &root).await {
+            b.fail("files", &e);
         }
     }
     Ok(())

@@ -54,6 +54,15 @@
 //!   pointing at it come back empty, no events [S1][S10][S11].
 //! - Webhook events per mutation (`RawEvent`, handed to [`webhook::WebhookSender`]), only
 //!   for content the integration can see [S9][S10].
+//! - Notion-hosted files ([`files`]): `files` values, `image`/`pdf`/`file` blocks, page
+//!   covers and icons, database and data source icons. Every answer signs each URL anew
+//!   (`X-Amz-*` query string, `expiry_time` one hour ahead, `Knobs::file_url_ttl`); the URL
+//!   points at the simulator itself (`/s3/…`), which serves the bytes (optionally throttled,
+//!   `Knobs::file_bytes_per_sec`) and answers like S3: past its expiry 403 `AccessDenied`
+//!   "Request has expired", signed by an expired session 400 `ExpiredToken`
+//!   ([`Sim::expire_file_sessions`]), bad signature 403, unknown key 404, XML bodies
+//!   [S5][notion-samples/blocks]. Downloads are counted apart from API requests
+//!   ([`Sim::file_stats`]).
 //!
 //! # Knowingly not simulated
 //! - Writes through the API (POST/PATCH pages, blocks, comments…): changes come from
@@ -62,8 +71,10 @@
 //!   sort, search `filter.in_trash` (NEWER), `place` properties [S5][S12].
 //! - 403 `restricted_resource` capability checks, 409 conflicts, 529 (only via `inject`),
 //!   per-workspace rate limits and `rate_limit_reason` [S1][S3].
-//! - Synced-block duplicates (reading them is UNCONFIRMED [S14]), templates, file uploads,
-//!   views, guests, groups in people values, custom emoji icons.
+//! - Synced-block duplicates (reading them is UNCONFIRMED [S14]), templates, file uploads
+//!   (the `file_upload` API; uploaded files show as hosted files), comment attachments,
+//!   `video`/`audio` blocks with hosted files, views, guests, groups in people values,
+//!   custom emoji icons.
 //! - Page mentions keep the title they were written with (Notion re-resolves them on read).
 //! - Database timestamps are minute-rounded like pages (recorded 2025-09-03 database
 //!   answers show millisecond `+00:00` timestamps; the spec chose uniform rounding).

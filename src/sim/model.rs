@@ -359,7 +359,7 @@ pub struct Workspace {
     pub bot_id: String,
     /// The person that authors mutations made through [`super::Sim::mutate`].
     pub author_id: String,
-    /// When the workspace was generated (file expiries are derived from it).
+    /// When the workspace was generated.
     pub generated_at: DateTime<Utc>,
     pub users: Vec<User>,
     pub pages: BTreeMap<String, Page>,
