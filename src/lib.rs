@@ -10,7 +10,8 @@
 //! 4. [`fetch`] — turns "refetch object X" into API calls and mirror writes.
 //! 5. [`mirror`] — the SQLite store: schema, the one writer, typed views, text extraction.
 //! 6. [`reconcile`] — incremental and full sweeps, watermarks, confirmed deletions.
-//! 7. [`daemon`] — wiring: tasks, shutdown, signals, systemd notification.
+//! 7. [`files`] — archived files: downloaded before their signed URLs expire, stored by hash.
+//! 8. [`daemon`] — wiring: tasks, shutdown, signals, systemd notification.
 //!
 //! Around them: [`config`] (typed configuration), [`cli`] (the command line), [`status`],
 //! [`export`] (`cat` and `export`: the mirror as Markdown, offline), [`demo`], [`metrics`],

@@ -205,18 +205,34 @@ async fn sync_peak(b: &mut Bench, root: &Path, name: &str, big: Option<u64>) -> 
         let tasks = sim
             .read(|ws| ws.find_data_source_by_title("Tasks"))
             .context("no Tasks data source")?;
-        let task = sim.read(|ws| ws.rows_of(&tasks)).first().cloned().context("no task")?;
+        let task = sim
+            .read(|ws| ws.rows_of(&tasks))
+            .first()
+            .cloned()
+            .context("no task")?;
         let mut values = Map::new();
-        values.insert("Attachments".into(), json!([{ "name": "big.bin", "size": size }]));
-        sim.mutate(Mutation::UpdateProperties { page_id: task, values })
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        values.insert(
+            "Attachments".into(),
+            json!([{ "name": "big.bin", "size": size }]),
+        );
+        sim.mutate(Mutation::UpdateProperties {
+            page_id: task,
+            values,
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let dir = root.join(name);
     std::fs::create_dir_all(&dir)?;
     let log = dir.join("sync.log");
     let mut cmd = mirror_cmd(&sim, &dir, "sync", &log)?;
     cmd.arg("--quiet").env("NOTION_MIRROR_RATE", "1000");
-    let run = run_to_success(cmd, Duration::from_secs(300), "`notion-mirror sync` (files)", &log).await?;
+    let run = run_to_success(
+        cmd,
+        Duration::from_secs(300),
+        "`notion-mirror sync` (files)",
+        &log,
+    )
+    .await?;
     let peak = run.peak_kib.unwrap_or(0) as f64 * 1024.0 / MIB;
     let (files, others, _) = stored(&dir.join("mirror.db"))?;
     if others != 0 {
@@ -247,7 +263,10 @@ async fn sync_peak(b: &mut Bench, root: &Path, name: &str, big: Option<u64>) -> 
     } else {
         b.raw(
             "files",
-            format!("baseline: small({}) cold sync with {files} files, VmHWM {peak:.1} MiB", b.args.seed),
+            format!(
+                "baseline: small({}) cold sync with {files} files, VmHWM {peak:.1} MiB",
+                b.args.seed
+            ),
         );
     }
     sim.shutdown().await;
