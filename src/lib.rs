@@ -6,7 +6,7 @@
 //!
 //! 1. [`webhook`] — ingress: verify the signature, store the event durably, enqueue work.
 //! 2. [`queue`] — the durable, coalescing work queue (one row per object, in SQLite).
-//! 3. [`notion`] — the only door to the network: client, shared rate limit, retries, pagination.
+//! 3. [`notion`] — the only door to the Notion API: client, shared rate limit, retries, pagination.
 //! 4. [`fetch`] — turns "refetch object X" into API calls and mirror writes.
 //! 5. [`mirror`] — the SQLite store: schema, the one writer, typed views, text extraction.
 //! 6. [`reconcile`] — incremental and full sweeps, watermarks, confirmed deletions.

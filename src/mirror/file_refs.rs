@@ -131,8 +131,15 @@ fn file_object(v: &Value, location: &str) -> Option<FileRef> {
     if url.is_empty() {
         return None;
     }
+    // A hosted URL's query string is its signature; an external URL's is part of what it
+    // names (`…/img?id=5`), so only the fragment goes.
+    let key = if external {
+        url.split('#').next().unwrap_or(url)
+    } else {
+        key_of(url)
+    };
     Some(FileRef {
-        key: key_of(url).to_string(),
+        key: key.to_string(),
         location: location.to_string(),
         url: url.to_string(),
         name: v
@@ -148,7 +155,7 @@ fn file_object(v: &Value, location: &str) -> Option<FileRef> {
     })
 }
 
-/// The URL without its query string and fragment: stable across re-signing.
+/// A hosted file's URL without its query string and fragment: stable across re-signing.
 pub fn key_of(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
 }
@@ -275,11 +282,14 @@ mod tests {
         assert_eq!(refs(Holder::Page, &a)[0].key, refs(Holder::Page, &b)[0].key);
         let c = json!({ "id": "p", "cover": hosted("/w/c/other.png", "one") });
         assert_ne!(unsigned(&a), unsigned(&c), "another file is a change");
-        let external = json!({ "type": "external", "external": { "url": "https://e.com/x?v=1" } });
+        let external =
+            json!({ "type": "external", "external": { "url": "https://e.com/x?v=1#top" } });
         assert_eq!(
             unsigned(&external),
             external,
             "external URLs are kept whole"
         );
+        let page = json!({ "cover": external });
+        assert_eq!(refs(Holder::Page, &page)[0].key, "https://e.com/x?v=1");
     }
 }
