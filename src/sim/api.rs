@@ -51,7 +51,7 @@ pub(crate) async fn serve(listener: TcpListener, inner: Arc<Inner>, shutdown: Ca
                     let inner = inner.clone();
                     async move {
                         if req.uri().path().starts_with(super::files::PATH_PREFIX) {
-                            return Ok::<_, Infallible>(super::files::serve(inner, req).await);
+                            return Ok::<_, Infallible>(super::file_host::serve(inner, req).await);
                         }
                         Ok(handle(inner, req).await.map(BodyExt::boxed))
                     }

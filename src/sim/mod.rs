@@ -98,6 +98,7 @@ pub mod error;
 pub mod events;
 pub mod expect;
 pub mod expected;
+mod file_host;
 pub mod files;
 mod filler;
 pub mod fixtures;

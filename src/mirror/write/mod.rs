@@ -9,6 +9,7 @@
 //! hangs off it and writes a tombstone; an object that comes back loses its tombstone.
 
 mod content;
+mod downloads;
 pub mod files;
 mod objects;
 mod runs;
