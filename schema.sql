@@ -324,3 +324,96 @@ ALTER TABLE sync_runs ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_runs ADD COLUMN work_requests INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_runs ADD COLUMN listed_items INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_runs ADD COLUMN listed_work_requests INTEGER NOT NULL DEFAULT 0;
+
+-- migration: 7
+-- Archived files (docs/files.md): every Notion-hosted file the mirror references, stored
+-- once by content under `files/<first 2 hex of sha256>/<sha256>` beside the mirror.
+
+-- One row per file, keyed by its URL without the query string (Notion re-signs hosted URLs
+-- on every read; the path stays).
+CREATE TABLE files (
+    key                TEXT PRIMARY KEY,    -- the URL without its query string
+    name               TEXT,                -- the name Notion shows (else the URL's last segment)
+    sha256             TEXT,                -- of the stored bytes (lowercase hex)
+    size               INTEGER,             -- bytes
+    content_type       TEXT,                -- as the host answered it
+    status             TEXT NOT NULL DEFAULT 'pending', -- pending | stored | failed | too_large
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    error              TEXT,                -- the last failure, for `status` and humans
+    stored_at          TEXT,
+    -- extension: 1 for an external file archived on request (`files_external`)
+    external           INTEGER NOT NULL DEFAULT 0,
+    -- extension: unix ms of the next download attempt
+    due_at             INTEGER NOT NULL DEFAULT 0,
+    -- extension: sha256 of the signed URL the host last rejected (never retried as is: the
+    -- parent object is refetched for a fresh one) and when that refetch was asked for
+    rejected_url       TEXT,
+    refetch_at         INTEGER,
+    -- extension: when its last reference went (the daily sweep deletes it a day later)
+    unreferenced_since TEXT
+);
+CREATE INDEX files_due ON files (status, due_at);
+CREATE INDEX files_sha256 ON files (sha256);
+
+-- Where each file is referenced. `object`: page | block | database | data_source;
+-- `location`: property:<property id> | block | icon | cover.
+CREATE TABLE file_refs (
+    key       TEXT NOT NULL,
+    object    TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    location  TEXT NOT NULL,
+    PRIMARY KEY (key, object, object_id, location)
+) WITHOUT ROWID;
+CREATE INDEX file_refs_object ON file_refs (object, object_id);
+
+-- An object that leaves the mirror takes its references with it, whichever code path
+-- removed it.
+CREATE TRIGGER pages_file_refs_delete AFTER DELETE ON pages BEGIN
+    DELETE FROM file_refs WHERE object = 'page' AND object_id = old.id;
+END;
+CREATE TRIGGER blocks_file_refs_delete AFTER DELETE ON blocks BEGIN
+    DELETE FROM file_refs WHERE object = 'block' AND object_id = old.id;
+END;
+CREATE TRIGGER databases_file_refs_delete AFTER DELETE ON databases BEGIN
+    DELETE FROM file_refs WHERE object = 'database' AND object_id = old.id;
+END;
+CREATE TRIGGER data_sources_file_refs_delete AFTER DELETE ON data_sources BEGIN
+    DELETE FROM file_refs WHERE object = 'data_source' AND object_id = old.id;
+END;
+
+-- A file's last reference going starts its day of grace; a new reference ends it.
+CREATE TRIGGER file_refs_last_gone AFTER DELETE ON file_refs
+WHEN NOT EXISTS (SELECT 1 FROM file_refs WHERE key = old.key) BEGIN
+    UPDATE files SET unreferenced_since = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+    WHERE key = old.key AND unreferenced_since IS NULL;
+END;
+CREATE TRIGGER file_refs_added AFTER INSERT ON file_refs BEGIN
+    UPDATE files SET unreferenced_since = NULL
+    WHERE key = new.key AND unreferenced_since IS NOT NULL;
+END;
+
+-- "Where is this file?": every reference with its page (a block's page; NULL for
+-- databases and data sources) and where the blob is. `local_path` is absolute when the
+-- process that archives files recorded its directory (setting `files.dir`), else relative
+-- to the mirror's directory.
+CREATE VIEW attachments AS
+SELECT
+    CASE r.object WHEN 'page' THEN r.object_id WHEN 'block' THEN b.page_id END AS page_id,
+    p.title AS page_title,
+    r.location,
+    f.name,
+    f.size,
+    f.content_type,
+    f.status,
+    CASE WHEN f.status = 'stored' AND length(f.sha256) = 64 THEN
+        coalesce((SELECT value FROM settings WHERE key = 'files.dir'), 'files')
+        || '/' || substr(f.sha256, 1, 2) || '/' || f.sha256
+    END AS local_path,
+    r.object,
+    r.object_id,
+    f.key AS url,
+    f.sha256
+FROM file_refs r
+JOIN files f ON f.key = r.key
+LEFT JOIN blocks b ON r.object = 'block' AND b.id = r.object_id
+LEFT JOIN pages p ON p.id = CASE r.object WHEN 'page' THEN r.object_id WHEN 'block' THEN b.page_id END;

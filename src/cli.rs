@@ -150,6 +150,18 @@ pub struct CommonArgs {
     /// the mirror, else the daemon), daemon, or litestream [default: auto]
     #[arg(long, env = "NOTION_MIRROR_CHECKPOINT", value_name = "MODE")]
     pub checkpoint: Option<String>,
+    /// Do not archive Notion-hosted files (their URLs expire an hour after each read)
+    #[arg(long)]
+    pub no_files: bool,
+    /// Where archived files live [default: `files/` beside the mirror]
+    #[arg(long, env = "NOTION_MIRROR_FILES", value_name = "DIR")]
+    pub files_dir: Option<PathBuf>,
+    /// Larger files are recorded as too_large and not downloaded [default: 100]
+    #[arg(long, env = "NOTION_MIRROR_FILES_MAX_MB", value_name = "MB")]
+    pub files_max_mb: Option<u64>,
+    /// Archive at most this many MB in all; further files wait [default: no cap]
+    #[arg(long, env = "NOTION_MIRROR_FILES_MAX_TOTAL_MB", value_name = "MB")]
+    pub files_max_total_mb: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +299,10 @@ impl CommonArgs {
             no_block_comments: self.no_block_comments,
             request_timeout_secs: self.request_timeout,
             checkpoint: self.checkpoint.clone(),
+            no_files: self.no_files,
+            files_dir: self.files_dir.clone(),
+            files_max_mb: self.files_max_mb,
+            files_max_total_mb: self.files_max_total_mb,
             ..Overrides::default()
         }
     }

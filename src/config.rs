@@ -106,6 +106,8 @@ pub struct Config {
     /// `auto` (Litestream when its metadata directory is beside the mirror), `daemon`,
     /// or `litestream` (docs/replication.md).
     pub checkpoint: CheckpointMode,
+    /// Archiving Notion-hosted files (docs/files.md).
+    pub files: crate::files::FilesConfig,
 }
 
 /// The HTTP server's limits against slow or hostile clients (see docs/threat-model.md).
@@ -187,6 +189,12 @@ pub struct FileConfig {
     pub comments: FileComments,
     #[serde(default)]
     pub http: FileHttp,
+    /// Archive Notion-hosted files (default true).
+    pub files: Option<bool>,
+    pub files_dir: Option<PathBuf>,
+    pub files_max_mb: Option<u64>,
+    pub files_max_total_mb: Option<u64>,
+    pub files_external: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -242,6 +250,10 @@ pub struct Overrides {
     pub no_block_comments: bool,
     pub request_timeout_secs: Option<u64>,
     pub checkpoint: Option<String>,
+    pub no_files: bool,
+    pub files_dir: Option<PathBuf>,
+    pub files_max_mb: Option<u64>,
+    pub files_max_total_mb: Option<u64>,
 }
 
 impl Config {
@@ -284,6 +296,17 @@ impl Config {
                 message: format!("`{text}` is not one of auto, daemon, litestream"),
             })?,
         };
+        let files = crate::files::FilesConfig::from_parts(
+            &db_path,
+            crate::files::FileSettings {
+                enabled: file.files,
+                dir: file.files_dir.clone(),
+                max_mb: file.files_max_mb,
+                max_total_mb: file.files_max_total_mb,
+                external: file.files_external,
+            },
+            over,
+        );
         let (token, token_problem) =
             match read_token(env, over.token_file.as_deref(), file.token_file.as_deref()) {
                 Ok(token) => (token, None),
@@ -349,6 +372,7 @@ impl Config {
             ),
             http: http_limits(&file.http),
             checkpoint,
+            files,
         };
         config.validate()?;
         Ok(config)
@@ -407,6 +431,7 @@ impl Config {
             &self.presence_cron,
         )?;
         validate_cron("full schedule (NOTION_MIRROR_FULL)", &self.full_cron)?;
+        self.files.validate()?;
         Ok(())
     }
 

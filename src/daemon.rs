@@ -91,6 +91,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
     }
     let metrics = Arc::new(Metrics::new());
     let ctx = context(config, store.clone(), metrics.clone())?;
+    let reindex_files = crate::files::configure(&store, &config.files).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (NOTION_MIRROR_LISTEN)", config.listen))?;
@@ -137,10 +138,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
         }),
     ));
 
+    let files = files_pool(config, &ctx, reindex_files, &shutdown, &mut tasks)?;
     let sweep_options = SweepOptions {
         full_sweep_comments: config.full_sweep_comments,
         event_retention: config.event_retention,
         webhooks_enabled: config.webhooks_enabled,
+        files,
     };
     let settler = Arc::new(Settler::default());
     tasks.push((
@@ -206,6 +209,37 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
         scheduler: Some(scheduler),
         deadline: config.shutdown_timeout,
     })
+}
+
+/// Starts the file downloads (and, when references must be derived again, that job):
+/// returns what full sweeps need for files.
+fn files_pool(
+    config: &Config,
+    ctx: &Ctx,
+    reindex: bool,
+    shutdown: &CancellationToken,
+    tasks: &mut Vec<(&'static str, JoinHandle<()>)>,
+) -> anyhow::Result<Option<crate::files::FileSweep>> {
+    if !config.files.enabled {
+        tracing::info!("files are off (--no-files): attachments are not archived");
+        return Ok(None);
+    }
+    let mode = config.files.mode();
+    if reindex {
+        let store = ctx.store.clone();
+        tasks.push((
+            "files-index",
+            tokio::spawn(async move {
+                if let Err(e) = crate::files::index_all(&store, mode).await {
+                    tracing::error!(error = %e, "cannot derive file references");
+                }
+            }),
+        ));
+    }
+    let pool = crate::files::Pool::new(ctx.clone(), &config.files)?;
+    let blobs = pool.blobs().clone();
+    tasks.push(("files", tokio::spawn(pool.run(shutdown.child_token()))));
+    Ok(Some(crate::files::FileSweep { blobs, mode }))
 }
 
 async fn schedule(

@@ -1,6 +1,7 @@
 //! `notion-mirror demo`: the simulated workspace, the real daemon against it with webhooks
 //! wired, and a scripted series of edits, each followed by the SQL that shows the mirror
-//! catching up and the measured delay. No network beyond loopback, no Notion account.
+//! catching up and the measured delay — the last one an attachment arriving on disk. No
+//! network beyond loopback, no Notion account.
 //!
 //! Invariant: the demo drives the same daemon code as `notion-mirror run`; only the
 //! Notion API and its webhook sender are simulated.
@@ -68,7 +69,14 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         Duration::from_secs(40),
     )
     .await?;
-    let counts = sql(&config, "select (select count(*) from pages) || ' pages, ' || (select count(*) from blocks) || ' blocks, ' || (select count(*) from comments) || ' comments, ' || (select count(*) from data_sources) || ' data sources'")?;
+    wait_for_sql(
+        &config,
+        "select count(*) from files where status = 'pending'",
+        json!(0),
+        Duration::from_secs(40),
+    )
+    .await?;
+    let counts = sql(&config, "select (select count(*) from pages) || ' pages, ' || (select count(*) from blocks) || ' blocks, ' || (select count(*) from comments) || ' comments, ' || (select count(*) from data_sources) || ' data sources, ' || (select count(*) from files where status = 'stored') || ' files'")?;
     println!(
         "first full sync        {} in {:.1} s\n",
         counts.as_str().unwrap_or(""),
@@ -216,6 +224,43 @@ async fn script(sim: &Sim, config: &Config) -> anyhow::Result<()> {
         json!(1),
     )
     .await?;
+
+    attachment(sim, config, &task).await
+}
+
+/// The last step: a file attached in Notion arrives on disk (docs/files.md).
+async fn attachment(sim: &Sim, config: &Config, task: &str) -> anyhow::Result<()> {
+    println!(
+        "6. attach “minutes.pdf” to the task (a Notion-hosted file, its URL signed for an hour)"
+    );
+    let at = Instant::now();
+    let mut values = Map::new();
+    values.insert(
+        "Attachments".into(),
+        json!([{ "name": "minutes.pdf", "size": 48 * 1024 }]),
+    );
+    sim.mutate(Mutation::UpdateProperties {
+        page_id: task.to_string(),
+        values,
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let query = "select status from attachments where name = 'minutes.pdf'";
+    wait_for_sql(config, query, json!("stored"), Duration::from_secs(20)).await?;
+    let path = sql(
+        config,
+        "select local_path from attachments where name = 'minutes.pdf'",
+    )?;
+    let path = path.as_str().unwrap_or_default().to_string();
+    let bytes = std::fs::metadata(&path)
+        .with_context(|| format!("the archived file is not at {path}"))?
+        .len();
+    println!(
+        "   sqlite> select name, status, local_path from attachments where name = 'minutes.pdf';"
+    );
+    println!(
+        "   minutes.pdf | stored | {path}        (on disk after {:.2} s, {bytes} bytes)\n",
+        at.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -6,11 +6,12 @@
 //!
 //! 1. [`webhook`] — ingress: verify the signature, store the event durably, enqueue work.
 //! 2. [`queue`] — the durable, coalescing work queue (one row per object, in SQLite).
-//! 3. [`notion`] — the only door to the network: client, shared rate limit, retries, pagination.
+//! 3. [`notion`] — the only door to the Notion API: client, shared rate limit, retries, pagination.
 //! 4. [`fetch`] — turns "refetch object X" into API calls and mirror writes.
 //! 5. [`mirror`] — the SQLite store: schema, the one writer, typed views, text extraction.
 //! 6. [`reconcile`] — incremental and full sweeps, watermarks, confirmed deletions.
-//! 7. [`daemon`] — wiring: tasks, shutdown, signals, systemd notification.
+//! 7. [`files`] — archived files: downloaded before their signed URLs expire, stored by hash.
+//! 8. [`daemon`] — wiring: tasks, shutdown, signals, systemd notification.
 //!
 //! Around them: [`config`] (typed configuration), [`cli`] (the command line), [`status`],
 //! [`resume`] (start-up after a gap or on a restored copy), [`backup`] (`notion-mirror
@@ -27,6 +28,7 @@ pub mod demo;
 pub mod eta;
 pub mod export;
 pub mod fetch;
+pub mod files;
 pub mod ids;
 pub mod logging;
 pub mod metrics;

@@ -32,6 +32,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     ("notion_mirror_wal_max_bytes", "gauge", "Largest size of mirror.db-wal since the daemon started."),
     ("notion_mirror_checkpoints_by_litestream", "gauge", "1 while WAL checkpoints are left to Litestream (checkpoint = litestream, or auto with its metadata directory beside the mirror), else 0."),
     ("notion_mirror_mirror_failed_commits_total", "counter", "Mirror group commits that failed to commit or to reach the disk (/healthz fails while the last one did)."),
+    ("notion_mirror_files", "gauge", "Archived files by status (stored, pending, failed, too_large)."),
+    ("notion_mirror_files_bytes", "gauge", "Bytes of the distinct archived blobs on disk."),
+    ("notion_mirror_files_downloads_total", "counter", "File download attempts by outcome (stored, too_large, rejected: URL expired or refused so its object is refetched, retry, failed)."),
+    ("notion_mirror_files_download_bytes_total", "counter", "Bytes of files downloaded and stored."),
+    ("notion_mirror_files_refetches_total", "counter", "Objects refetched for a fresh file URL (one Notion request each)."),
 ];
 
 /// Histogram bucket upper bounds, in seconds.

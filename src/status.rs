@@ -66,6 +66,21 @@ pub struct Webhooks {
 /// Characters of a pending token `status` shows (`secret_` and five more).
 const TOKEN_PREFIX: usize = 12;
 
+/// Archived files (docs/files.md).
+#[derive(Debug, Serialize)]
+pub struct Files {
+    /// What writes record: `off`, `hosted` or `all` (hosted and external).
+    pub mode: String,
+    pub stored: u64,
+    pub pending: u64,
+    pub failed: u64,
+    pub too_large: u64,
+    /// Bytes of the distinct blobs on disk.
+    pub bytes: u64,
+    /// Where the blobs are (as the archiving process recorded it).
+    pub dir: Option<String>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Status {
     pub db: String,
@@ -88,6 +103,8 @@ pub struct Status {
     pub newest_record: Option<String>,
     /// Sweep work left and its time at the configured request rate (`eta.rs`).
     pub sweep_work: Option<crate::eta::Estimate>,
+    /// `None` for a mirror from before files (schema < 7).
+    pub files: Option<Files>,
 }
 
 /// One kind of sweep in `status`.
@@ -145,6 +162,15 @@ pub fn gather_with(path: &Path, rate: f64) -> Result<Status, StoreError> {
     let conn = open::open_read_only(path)?;
     let mut counts = BTreeMap::new();
     for table in USER_TABLES {
+        // A mirror from an older binary (read-only: not migrated) lacks newer tables.
+        let exists: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+            [table],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            continue;
+        }
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
         counts.insert(table.to_string(), n);
     }
@@ -174,7 +200,40 @@ pub fn gather_with(path: &Path, rate: f64) -> Result<Status, StoreError> {
         unknown_types: crate::mirror::known::unknown_types(&conn)?,
         newest_record: crate::resume::behind(&conn)?.newest().map(str::to_string),
         sweep_work: crate::eta::estimate(&conn, rate)?,
+        files: files(&conn)?,
     })
+}
+
+fn files(conn: &Connection) -> Result<Option<Files>, StoreError> {
+    use crate::mirror::write::files as rows;
+    let Some(c) = crate::files::counts(conn)? else {
+        return Ok(None);
+    };
+    Ok(Some(Files {
+        mode: rows::mode(conn)?.as_str().to_string(),
+        stored: c.stored,
+        pending: c.pending,
+        failed: c.failed,
+        too_large: c.too_large,
+        bytes: c.bytes,
+        dir: write::get_setting(conn, rows::DIR_KEY)?,
+    }))
+}
+
+/// `12.3 MiB` and the like.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
 }
 
 fn last_run(conn: &Connection, kind: &str) -> Result<Option<Run>, StoreError> {
@@ -353,6 +412,30 @@ pub fn render(s: &Status) -> String {
     }
     if !s.parked.is_empty() {
         let _ = writeln!(out, "            (requeue them with `notion-mirror retry`)");
+    }
+    if let Some(f) = &s.files {
+        if f.mode == "off" {
+            let _ = writeln!(
+                out,
+                "files       off (--no-files) · {} stored · {} on disk",
+                f.stored,
+                human_bytes(f.bytes)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "files       {} stored ({} on disk{}) · {} pending · {} failed · {} too large",
+                f.stored,
+                human_bytes(f.bytes),
+                f.dir
+                    .as_deref()
+                    .map(|d| format!(" in {d}"))
+                    .unwrap_or_default(),
+                f.pending,
+                f.failed,
+                f.too_large
+            );
+        }
     }
     let w = &s.webhooks;
     match (&w.last_received_at, &w.last_type) {

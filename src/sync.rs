@@ -54,6 +54,9 @@ pub async fn run_kind(
     store.write(queue::recover).await?;
     let metrics = Arc::new(Metrics::new());
     let ctx = daemon::context(config, store.clone(), metrics)?;
+    if crate::files::configure(&store, &config.files).await? {
+        crate::files::index_all(&store, config.files.mode()).await?;
+    }
     // The first call doubles as the token check: a rejected token fails here, clearly.
     ctx.client.users_me().await?;
     let stop_workers = CancellationToken::new();
@@ -63,6 +66,19 @@ pub async fn run_kind(
         stop_workers.clone(),
         config.shutdown_timeout,
     ));
+    let (files, file_sweep) = if config.files.enabled {
+        let pool = crate::files::Pool::new(ctx.clone(), &config.files)?;
+        let sweep = crate::files::FileSweep {
+            blobs: pool.blobs().clone(),
+            mode: config.files.mode(),
+        };
+        (
+            Some(tokio::spawn(pool.run(stop_workers.clone()))),
+            Some(sweep),
+        )
+    } else {
+        (None, None)
+    };
     let reporter = tokio::spawn(report_progress(
         ctx.clone(),
         progress,
@@ -75,13 +91,27 @@ pub async fn run_kind(
         full_sweep_comments: false,
         event_retention: config.event_retention,
         webhooks_enabled: false,
+        files: file_sweep,
     };
     let result = match reconcile::sweep(&ctx, kind, &options, &interrupt).await {
         Ok(figures) => settle_and_total(&ctx, figures, &interrupt).await,
         Err(e) => Err(e),
     };
+    if result.is_ok() && files.is_some() {
+        // Downloads may still need the workers: an expired URL is refetched through them.
+        let pending = crate::files::wait_idle(&store, &interrupt).await?;
+        if pending > 0 {
+            tracing::info!(
+                files = pending,
+                "files still pending (the daemon, or the next sync, continues them)"
+            );
+        }
+    }
     stop_workers.cancel();
     let _ = pool.await;
+    if let Some(files) = files {
+        let _ = files.await;
+    }
     reporter.abort();
     let depth = store.read(|c| queue::depth(c, queue::now_ms())).await;
     store.close();

@@ -3,12 +3,19 @@
 //!
 //! Invariant: read-only; reports every difference (capped) as one readable line instead of
 //! stopping at the first.
+//!
+//! Hosted files: Notion signs a file's URL anew on every read, so the mirror's `raw` holds
+//! the signature of the read that wrote it and the workspace's rendering holds another.
+//! Both sides are compared after [`unsigned`] (each `{type: "file", file: {url,
+//! expiry_time}}` reduced to the URL without its query string, docs/files.md): a file is the
+//! same file whatever its signature, and a different path is still a difference.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::Connection;
 use serde_json::Value;
 
+use crate::mirror::file_refs::unsigned;
 use crate::mirror::{text, StoreError};
 use crate::sim::expected::Expected;
 
@@ -222,7 +229,7 @@ fn compare_objects<'a>(
             None if trashed => {}
             None => d.push(format!("{what} {id} is missing")),
             Some((got, _)) => {
-                if let Some(path) = first_difference(got, raw) {
+                if let Some(path) = first_difference(&unsigned(got), &unsigned(raw)) {
                     d.push(format!(
                         "{what} {id} differs at {path} (mirror vs workspace)"
                     ));
@@ -269,7 +276,7 @@ fn compare_blocks(d: &mut Diffs, conn: &Connection, expected: &Expected) -> Resu
                         exp.page_id, exp.parent_id, exp.position
                     ));
                 }
-                if let Some(path) = first_difference(raw, &exp.raw) {
+                if let Some(path) = first_difference(&unsigned(raw), &unsigned(&exp.raw)) {
                     d.push(format!("block {id} differs at {path}"));
                 }
             }
@@ -365,7 +372,7 @@ fn compare_property_values(
                 .and_then(|s| serde_json::from_str(&s).ok());
             match got {
                 None => d.push(format!("property value {page_id}/{pid} is missing")),
-                Some(_) if got_value.unwrap_or(Value::Null) != inner => {
+                Some(_) if unsigned(&got_value.unwrap_or(Value::Null)) != unsigned(&inner) => {
                     d.push(format!("property value {page_id}/{pid} ({kind}) differs"))
                 }
                 _ => {}

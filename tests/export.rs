@@ -530,7 +530,8 @@ async fn titles_and_state_files_cannot_reach_outside_the_export() {
     let outside: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| !n.starts_with("mirror.db") && n != "export")
+        // `files/` holds the blobs the sync archived (docs/files.md), not export output.
+        .filter(|n| !n.starts_with("mirror.db") && n != "export" && n != "files")
         .collect();
     assert!(
         outside.is_empty(),
@@ -587,40 +588,28 @@ async fn titles_and_state_files_cannot_reach_outside_the_export() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archived_attachments_are_copied_beside_their_page() {
     let (sim, dir, config) = showcase().await;
-    // The files table and blob layout of the files feature (issue 13), made by hand.
-    let photo: String = common::open(&config)
+    // The sync archived the showcase's hosted photo: its `files` row and blob (docs/files.md).
+    let (key, sha): (String, String) = common::open(&config)
         .query_row(
-            "SELECT raw ->> '$.image.file.url' FROM blocks WHERE type = 'image' AND raw ->> '$.image.type' = 'file'",
+            "SELECT key, sha256 FROM files WHERE name = 'photo.jpg' AND status = 'stored'",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    let key = photo.split('?').next().unwrap().to_string();
-    let bytes = b"\xff\xd8\xff fake jpeg".to_vec();
-    let sha = {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(&bytes))
-    };
-    let blob_dir = dir.path().join("files").join(&sha[..2]);
-    std::fs::create_dir_all(&blob_dir).unwrap();
-    std::fs::write(blob_dir.join(&sha), &bytes).unwrap();
-    {
-        let conn = notion_mirror::mirror::open::open_read_write(&config.db_path).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE files (key TEXT PRIMARY KEY, name TEXT, sha256 TEXT, size INTEGER,
-             content_type TEXT, status TEXT, attempts INTEGER, error TEXT, stored_at TEXT)",
-        )
+    let photo = sim
+        .hosted_files()
+        .into_iter()
+        .find(|f| f.name == "photo.jpg")
         .unwrap();
-        conn.execute(
-            "INSERT INTO files (key, name, sha256, size, status) VALUES (?1, 'photo.jpg', ?2, ?3, 'stored')",
-            rusqlite::params![key, sha, bytes.len() as i64],
-        )
-        .unwrap();
-    }
+    assert_eq!(sha, photo.sha256());
+    let bytes = std::fs::read(dir.path().join("files").join(&sha[..2]).join(&sha)).unwrap();
     let out = dir.path().join("export");
     let report = export_to(&config, &out, false);
     assert!(report.files_table);
-    assert_eq!(report.attachments, 1, "{report:?}");
+    assert_eq!(
+        report.attachments, 2,
+        "the photo and the roadmap image: {report:?}"
+    );
     let showcase = path_of(&out, fx::SHOWCASE);
     let local = format!(
         "{}/files/{}-photo.jpg",
@@ -650,7 +639,13 @@ async fn root_exports_one_subtree_with_links_outside_it_to_notion() {
     let files: Vec<String> = tree(&out).into_keys().collect();
     let roadmap = path_of(&out, fx::ROADMAP);
     assert!(!roadmap.contains('/'), "the root is at the top: {roadmap}");
-    assert_eq!(files.len(), 3, "{files:?}");
+    // Three pages and the roadmap's archived image.
+    assert_eq!(files.len(), 4, "{files:?}");
+    assert_eq!(
+        files.iter().filter(|f| f.contains("/files/")).count(),
+        1,
+        "{files:?}"
+    );
     let text = std::fs::read_to_string(out.join(&roadmap)).unwrap();
     let meeting_url: String = common::open(&config)
         .query_row(

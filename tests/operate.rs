@@ -170,10 +170,22 @@ fn the_demo_shows_each_edit_arriving_and_exits_zero() {
         "took {:?}",
         started.elapsed()
     );
-    for step in ["1. rename", "2. tick", "3. comment", "4. move", "5. add a"] {
+    for step in [
+        "1. rename",
+        "2. tick",
+        "3. comment",
+        "4. move",
+        "5. add a",
+        "6. attach",
+    ] {
         assert!(stdout.contains(step), "missing {step}: {stdout}");
     }
     assert_eq!(stdout.matches("visible after").count(), 5, "{stdout}");
+    assert!(stdout.contains("on disk after"), "{stdout}");
+    assert!(
+        stdout.contains(dir.path().join("files").to_str().unwrap()),
+        "the attachment is shown in the files directory: {stdout}"
+    );
     assert!(
         stdout.contains(dir.path().join("mirror.db").to_str().unwrap()),
         "prints the mirror path"

@@ -22,10 +22,11 @@ pub(crate) const GROUPS: &[&str] = &[
     "backup",
     "load",
     "hostile",
+    "files",
 ];
 
 /// Groups that bring their own workspace and simulator (no cold-synced mirror needed).
-pub(crate) const OWN_WORKSPACE: &[&str] = &["wall", "hostile", "load"];
+pub(crate) const OWN_WORKSPACE: &[&str] = &["wall", "hostile", "load", "files"];
 
 #[derive(Debug, Clone)]
 pub(crate) struct Args {

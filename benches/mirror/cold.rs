@@ -153,6 +153,7 @@ pub(crate) async fn cold(b: &mut Bench, dir: &Path) -> Result<Sim> {
     );
     b.raw_json("memory", "sync_vmhwm_kib", json!(run.peak_kib.unwrap_or(0)));
 
+    crate::files::cold_files(b, &sim, dir)?;
     let diffs = mirror_diff(&sim, &dir.join("mirror.db"))?;
     b.raw(
         "cold",

@@ -20,8 +20,10 @@
 //! floods, held bodies).
 //!
 //! Groups (`--only`): cold, eta, wall, idle, edits, coalescing, latency, memory, ingest,
-//! backup, hostile, load (`eta`: the ETA sampled during the cold sync). The daemon groups need the cold-synced mirror, so they run the cold sync first (its
-//! figures are then not printed); `wall`, `hostile` and `load` do not.
+//! backup, hostile, load, files (`eta`: the ETA sampled during the cold sync). The daemon
+//! groups need the cold-synced mirror, so they run the cold sync first (its figures are
+//! then not printed); `wall`, `hostile`, `load` and `files` do not (the cold sync's own
+//! files figures are in the `files` group too).
 //!
 //! Modules, in reading order: `args` (flags), `report` (the `Bench` collector, the table and
 //! the JSON report), `proc` (the binary as a child process, `/proc` readings), `wait`
@@ -30,7 +32,8 @@
 //! order the daemon phases run in), `edits` (one-edit costs), `ingest` (the load generator),
 //! `hostile` (connection floods and held bodies under a low descriptor limit), `views`
 //! (views as SQL, and the cold sync speaking 2026-12-01), `backup` (`notion-mirror backup`
-//! of the cold mirror), `replica` (the WAL's size, Litestream).
+//! of the cold mirror), `replica` (the WAL's size, Litestream), `files` (archived files:
+//! the cold sync's, re-signing every expired URL, a 100 MB download).
 //!
 //! Invariant: this file only orders the phases and maps the outcome to the exit status;
 //! every figure is measured in its module and enters the report through `Bench`.
@@ -40,6 +43,7 @@ mod backup;
 mod cold;
 mod daemon_phases;
 mod edits;
+mod files;
 mod hostile;
 mod http;
 mod ingest;
@@ -120,6 +124,12 @@ async fn run_all(b: &mut Bench) -> Result<()> {
         eprintln!("[bench] edits under load at 3 req/s …");
         if let Err(e) = load(b, &root).await {
             b.fail("load", &e);
+        }
+    }
+    if b.wants("files") {
+        eprintln!("[bench] files: expired URLs, a 100 MB download …");
+        if let Err(e) = files::files(b, &root).await {
+            b.fail("files", &e);
         }
     }
     Ok(())

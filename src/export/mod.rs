@@ -79,7 +79,8 @@ pub struct ExportOptions {
     pub root: Option<String>,
     /// Only report whether the directory is stale; write nothing.
     pub check: bool,
-    /// Where archived attachment blobs live [default: `files/` beside the mirror].
+    /// Where archived attachment blobs live [default: the directory the daemon recorded
+    /// (setting `files.dir`), else `files/` beside the mirror].
     pub files_dir: Option<PathBuf>,
 }
 
@@ -112,7 +113,16 @@ pub fn export_mirror(
     let conn = crate::mirror::open::open_read_only(db)?;
     let mut options = options.clone();
     if options.files_dir.is_none() {
-        options.files_dir = Some(db.with_file_name("files"));
+        // Where the process that archives files keeps them, else beside the mirror.
+        let recorded =
+            crate::mirror::write::get_setting(&conn, crate::mirror::write::files::DIR_KEY)
+                .ok()
+                .flatten();
+        options.files_dir = Some(
+            recorded
+                .map(PathBuf::from)
+                .unwrap_or_else(|| db.with_file_name("files")),
+        );
     }
     export(&conn, dir, &options)
 }

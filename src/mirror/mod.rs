@@ -7,6 +7,7 @@
 //! through the single writer thread in [`store::Store`].
 
 pub mod checkpoint;
+pub mod file_refs;
 pub mod known;
 pub mod open;
 pub mod permissions;
@@ -34,6 +35,8 @@ pub const USER_TABLES: &[&str] = &[
     "webhook_events",
     "sync_runs",
     "views",
+    "files",
+    "file_refs",
 ];
 
 /// The schema's other names (with the FTS5 shadow tables): typed views never take them.
@@ -48,6 +51,7 @@ pub const INTERNAL_NAMES: &[&str] = &[
     "queue",
     "typed_views",
     "view_sql",
+    "attachments",
 ];
 
 /// Errors from the mirror store. None is retryable by waiting: they are disk, schema or

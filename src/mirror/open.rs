@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::StoreError;
 
@@ -170,14 +170,68 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         });
     }
     for (target, sql) in migrations().into_iter().filter(|(v, _)| *v > version) {
-        let script = format!("BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {target};\nCOMMIT;");
-        if let Err(e) = conn.execute_batch(&script) {
+        if let Err(e) = apply(conn, target, sql) {
             let _ = conn.execute_batch("ROLLBACK");
             return Err(StoreError::Migration { target, source: e });
         }
         tracing::info!(version = target, "mirror schema migrated");
     }
     Ok(())
+}
+
+/// Applies one migration in one transaction. A typed view that holds a name the migration
+/// creates (a data source titled "Files" before the `files` table existed) is dropped
+/// first and the typed views are rebuilt after, under their new names.
+fn apply(conn: &Connection, target: u32, sql: &str) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let mut freed = false;
+    let has_views: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'typed_views')",
+        [],
+        |r| r.get(0),
+    )?;
+    for name in created_names(sql).into_iter().filter(|_| has_views) {
+        let taken: Option<String> = conn
+            .query_row(
+                "SELECT name FROM typed_views WHERE lower(name) = lower(?1)",
+                [&name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(view) = taken {
+            conn.execute_batch(&format!(
+                "DROP VIEW IF EXISTS {}",
+                super::views::quote_ident(&view)
+            ))?;
+            conn.execute("DELETE FROM typed_views WHERE name = ?1", [&view])?;
+            freed = true;
+        }
+    }
+    conn.execute_batch(sql)?;
+    if freed {
+        super::views::rebuild_all(conn).map_err(|e| match e {
+            StoreError::Sqlite { source, .. } => source,
+            other => rusqlite::Error::ToSqlConversionFailure(Box::new(other)),
+        })?;
+    }
+    conn.execute_batch(&format!("PRAGMA user_version = {target};\nCOMMIT;"))
+}
+
+/// The tables and views a migration creates (`CREATE TABLE name`, `CREATE VIEW name`).
+fn created_names(sql: &str) -> Vec<String> {
+    sql.lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let rest = line
+                .strip_prefix("CREATE TABLE ")
+                .or_else(|| line.strip_prefix("CREATE VIEW "))?;
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            (!name.is_empty()).then_some(name)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -214,6 +268,52 @@ mod tests {
         assert!(path.with_extension("db-shm").exists());
         // Re-opening an up-to-date mirror is a no-op.
         open_read_write(&path).unwrap();
+    }
+
+    #[test]
+    fn a_typed_view_holding_a_new_table_name_moves_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mirror.db");
+        {
+            // A mirror at schema 2 whose data source "Files" got the view name `files`.
+            let conn = Connection::open(&path).unwrap();
+            for (target, sql) in migrations().into_iter().filter(|(v, _)| *v <= 2) {
+                apply(&conn, target, sql).unwrap();
+            }
+            let ds = "00000000-0000-4000-8000-0000000000d5";
+            conn.execute(
+                "INSERT INTO data_sources (id, raw, title, last_edited_time, synced_at)
+                 VALUES (?1, ?2, 'Files', 't', 't')",
+                rusqlite::params![
+                    ds,
+                    r#"{"object":"data_source","id":"00000000-0000-4000-8000-0000000000d5","title":[{"plain_text":"Files"}],"properties":{}}"#
+                ],
+            )
+            .unwrap();
+            conn.execute_batch(
+                "CREATE VIEW files AS SELECT 1 AS x;
+                 INSERT INTO typed_views (name, data_source_id, sql)
+                 VALUES ('files', '00000000-0000-4000-8000-0000000000d5', 'SELECT 1 AS x');",
+            )
+            .unwrap();
+        }
+        let conn = open_read_write(&path).unwrap();
+        let kind: String = conn
+            .query_row(
+                "SELECT type FROM sqlite_master WHERE name = 'files'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kind, "table");
+        let view: String = conn
+            .query_row("SELECT name FROM typed_views", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(view, "files_00000000");
+        let n: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {view}"), [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
     }
 
     #[test]

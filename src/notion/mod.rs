@@ -1,6 +1,7 @@
-//! The only door to the network: the Notion REST client (`client`), the shared rate limit
-//! (`limiter`), retry timing (`backoff`), cursor pagination (`paginate`), typed calls
-//! (`api`), errors (`error`) and the API versions spoken (`version`).
+//! The only door to the Notion API (file downloads go to the file host, see `files`): the
+//! REST client (`client`), the shared rate limit (`limiter`), retry timing (`backoff`),
+//! cursor pagination (`paginate`), typed calls (`api`), errors (`error`) and the API
+//! versions spoken (`version`).
 //!
 //! Invariant: every Notion request of the process goes through one [`Client`] (clones share
 //! its limiter, so the whole process stays within one rate budget).

@@ -10,7 +10,7 @@
 //! | content | never fetched or unverified | never fetched or unverified | every page, regardless of timestamps |
 //! | comment lists | – | every page (`comments.full_sweep`; once a full sweep settled before) | every page |
 //! | views (list per database, GET per view) | – | yes | yes |
-//! | parked work requeued, old events pruned | – | yes | yes |
+//! | parked work requeued, old events pruned, files collected | – | yes | yes |
 //!
 //! Invariant: an object missing from the enumeration only gets a direct-GET check; rows of
 //! a data source whose query failed are not checked at all.
@@ -188,7 +188,8 @@ pub(super) async fn enumerate(
     Ok(listed)
 }
 
-/// Parked work gets a fresh start; finished webhook events past retention go.
+/// Parked work gets a fresh start; finished webhook events past retention go; file
+/// references are re-derived and files unreferenced for a day are collected.
 async fn housekeeping(ctx: &Ctx, options: &SweepOptions) -> Result<(), FetchError> {
     let revived = ctx
         .store
@@ -204,6 +205,9 @@ async fn housekeeping(ctx: &Ctx, options: &SweepOptions) -> Result<(), FetchErro
         .await?;
     if pruned > 0 {
         tracing::info!(events = pruned, "old webhook events pruned");
+    }
+    if let Some(files) = &options.files {
+        crate::files::sweep(&ctx.store, &files.blobs, files.mode).await?;
     }
     Ok(())
 }

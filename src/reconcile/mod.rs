@@ -86,6 +86,8 @@ pub struct SweepOptions {
     /// Webhooks are configured: an incremental sweep leaves changes that events explain to
     /// them (when events actually arrived in the last hour).
     pub webhooks_enabled: bool,
+    /// Files are archived: full sweeps re-derive references and collect unreferenced files.
+    pub files: Option<crate::files::FileSweep>,
 }
 
 /// What a sweep's listings did (also written to `sync_runs`).

@@ -50,9 +50,14 @@ pub(crate) async fn serve(listener: TcpListener, inner: Arc<Inner>, shutdown: Ca
                     }
                 };
                 let inner = inner.clone();
-                let svc = service_fn(move |req| {
+                let svc = service_fn(move |req: Request<Incoming>| {
                     let inner = inner.clone();
-                    async move { Ok::<_, Infallible>(handle(inner, req).await) }
+                    async move {
+                        if req.uri().path().starts_with(super::files::PATH_PREFIX) {
+                            return Ok::<_, Infallible>(super::file_host::serve(inner, req).await);
+                        }
+                        Ok(handle(inner, req).await.map(BodyExt::boxed))
+                    }
                 });
                 let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
                 let fut = graceful.watch(conn);
@@ -210,7 +215,11 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Response<Full<Byte
     let route = Route::parse(req.method(), &path);
     let counted = Counted::new(inner.stats.clone(), route.endpoint(), route.object(&query));
     let resp = match api(&inner, req, &route, &query).await {
-        Ok(v) => json_response(200, &with_request_id(v, &request_id), &request_id, None),
+        Ok(mut v) => {
+            // Every answer signs its hosted files anew, as Notion's do.
+            inner.files.sign(&mut v, inner.knobs().file_url_ttl);
+            json_response(200, &with_request_id(v, &request_id), &request_id, None)
+        }
         Err(e) => error_response(&e, &request_id),
     };
     counted.finish(resp.status().as_u16());

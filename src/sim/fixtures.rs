@@ -326,7 +326,19 @@ fn roadmap_content(g: &mut Gen, page: &str, meeting_notes: &str) {
         "paragraph",
         richtext::plain("Right column."),
     );
-    g.block(Holder::Block(c2), "image", json!({ "caption": [], "type": "external", "external": { "url": "https://example.com/roadmap.png" } }));
+    // A Notion-hosted image inside a column (every workspace has a hosted block file).
+    let roadmap_png = super::files::HostedFile::new(
+        &super::files::derived_id(&format!("{c2}/roadmap.png")),
+        "roadmap.png",
+        24 * 1024,
+        29,
+    );
+    let roadmap_png = g.ws.add_hosted_file(roadmap_png).unsigned();
+    g.block(
+        Holder::Block(c2),
+        "image",
+        json!({ "caption": [], "type": "file", "file": roadmap_png }),
+    );
     let synced = g.block(h(), "synced_block", json!({ "synced_from": null }));
     g.text_block(
         Holder::Block(synced.clone()),

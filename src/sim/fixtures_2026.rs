@@ -138,7 +138,6 @@ fn blocks_page(g: &mut Gen) -> String {
         json!({ "rich_text": richtext::plain("From a future API"), "mode": "new" }),
     );
     // Pages with the other icon types.
-    let t = g.end;
     let icons = [
         (
             "Custom emoji icon",
@@ -150,7 +149,7 @@ fn blocks_page(g: &mut Gen) -> String {
         ),
         (
             "Hosted icon",
-            json!({ "type": "file", "file": { "url": "https://prod-files-secure.s3.us-west-2.amazonaws.com/icon.png", "expiry_time": super::util::fmt_millis(t) } }),
+            hosted_icon(g),
         ),
         (
             "Future icon",
@@ -162,6 +161,15 @@ fn blocks_page(g: &mut Gen) -> String {
     }
     cover_content(g, &page);
     page
+}
+
+/// A Notion-hosted icon the simulator serves (its id derived from a fixed text, so the
+/// workspace's RNG draws stay as they were).
+fn hosted_icon(g: &mut Gen) -> Value {
+    let id = super::files::derived_id("fixtures-2026-hosted-icon");
+    let seed = super::files::seed_of("icon-0");
+    g.ws.add_hosted_file(super::files::HostedFile::new(&id, "icon.png", 2048, seed))
+        .object()
 }
 
 /// A page's `last_edited_time` covers its blocks (generated after `finish`).

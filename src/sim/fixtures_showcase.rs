@@ -306,13 +306,12 @@ fn table_section(g: &mut Gen, page: &str) {
 fn media_section(g: &mut Gen, page: &str, meeting_notes: &str, db: &str) {
     heading(g, h(page), 2, "Links and media", false);
     let external = |url: &str, caption: &str| json!({ "caption": plain(caption), "type": "external", "external": { "url": url } });
-    let expiry = super::util::fmt_millis(g.ws.generated_at + chrono::Duration::hours(1));
-    let hosted = format!(
-        "https://prod-files-secure.s3.us-west-2.amazonaws.com/{}/{}/photo.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature={}",
-        g.ws.workspace_id,
-        g.rng.uuid(),
-        g.rng.hex(64)
-    );
+    // A Notion-hosted photo the simulator serves (the second draw once made its signature;
+    // kept so the showcase keeps its ids).
+    let photo_id = g.rng.uuid();
+    let _ = g.rng.hex(64);
+    let photo = super::files::HostedFile::new(&photo_id, "photo.jpg", 12 * 1024, 41);
+    let hosted = g.ws.add_hosted_file(photo).unsigned();
     let mut file = external("https://example.com/files/spec%20sheet.txt", "");
     file["name"] = json!("spec sheet.txt");
     let blocks = [
@@ -338,7 +337,7 @@ fn media_section(g: &mut Gen, page: &str, meeting_notes: &str, db: &str) {
         ),
         (
             "image",
-            json!({ "caption": [], "type": "file", "file": { "url": hosted, "expiry_time": expiry } }),
+            json!({ "caption": [], "type": "file", "file": hosted }),
         ),
         ("file", file),
         (

@@ -460,14 +460,12 @@ pub(crate) fn task_row(g: &mut Gen, f: &Fixed, project: Option<String>) -> Strin
     id
 }
 
-/// A Notion-hosted file (deterministic signed URL and expiry) and an external file.
+/// A Notion-hosted file (served by the simulator, signed per answer) and an external file.
 fn files_value(g: &mut Gen, page: &str) -> Vec<Value> {
-    let expiry = super::util::fmt_millis(g.ws.generated_at + chrono::Duration::hours(1));
-    let sig = g.rng.hex(64);
+    // This draw once made the URL's signature; kept so each seed's workspace stays the same.
+    let _ = g.rng.hex(64);
     vec![
-        json!({ "name": "spec.pdf", "type": "file", "file": {
-            "url": format!("https://prod-files-secure.s3.us-west-2.amazonaws.com/{}/{}/spec.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature={}", g.ws.workspace_id, page, sig),
-            "expiry_time": expiry } }),
+        super::fixtures_files::fixture_file(g, &format!("{page}/spec.pdf"), "spec.pdf"),
         json!({ "name": "Design mock", "type": "external", "external": { "url": "https://example.com/mock.png" } }),
     ]
 }

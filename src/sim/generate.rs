@@ -145,6 +145,7 @@ pub fn generate(cfg: &GenConfig, now: DateTime<Utc>) -> Workspace {
     g.users();
     let fixed = super::fixtures::build(&mut g);
     g.fill(fixed);
+    super::fixtures_files::attach(&mut g);
     g.finish();
     if g.cfg.api_2026 {
         super::fixtures_2026::build(&mut g);

@@ -1,5 +1,6 @@
-//! Run-time knobs: the rate limit, fault injection rates, latency, hangs, search lag and
-//! the per-query row cap, plus their JSON form for `/_sim/knobs`.
+//! Run-time knobs: the rate limit, fault injection rates, latency, hangs, search lag,
+//! the per-query row cap and the hosted-file URL lifetime and serving speed, plus their
+//! JSON form for `/_sim/knobs`.
 //!
 //! Invariant: knobs are plain data, copied out of their mutex for each request; a request
 //! sees one consistent set.
@@ -38,6 +39,11 @@ pub struct Knobs {
     pub search_lag: Duration,
     /// Per-query row cap (Notion: 10,000).
     pub max_query_rows: usize,
+    /// How long a hosted-file URL works after the answer that carried it (Notion: one
+    /// hour; whole seconds, as `X-Amz-Expires`).
+    pub file_url_ttl: Duration,
+    /// Serve hosted files at most this fast (`None`: as fast as the client reads).
+    pub file_bytes_per_sec: Option<u64>,
 }
 
 impl Default for Knobs {
@@ -55,6 +61,8 @@ impl Default for Knobs {
             hang: Duration::from_secs(30),
             search_lag: Duration::ZERO,
             max_query_rows: 10_000,
+            file_url_ttl: Duration::from_secs(3600),
+            file_bytes_per_sec: None,
         }
     }
 }
@@ -80,6 +88,8 @@ impl Knobs {
             "hang_ms": self.hang.as_millis() as u64,
             "search_lag_ms": self.search_lag.as_millis() as u64,
             "max_query_rows": self.max_query_rows,
+            "file_url_ttl_ms": self.file_url_ttl.as_millis() as u64,
+            "file_bytes_per_sec": self.file_bytes_per_sec,
         })
     }
 
@@ -123,6 +133,15 @@ impl Knobs {
                         x.as_u64()
                             .filter(|n| *n >= 1)
                             .ok_or("max_query_rows must be ≥ 1")? as usize
+                }
+                "file_url_ttl_ms" => self.file_url_ttl = ms(k, x)?,
+                "file_bytes_per_sec" if x.is_null() => self.file_bytes_per_sec = None,
+                "file_bytes_per_sec" => {
+                    self.file_bytes_per_sec = Some(
+                        x.as_u64()
+                            .filter(|n| *n >= 1)
+                            .ok_or("file_bytes_per_sec must be ≥ 1 (or null)")?,
+                    )
                 }
                 other => return Err(format!("unknown knob `{other}`")),
             }

@@ -82,6 +82,15 @@
 //!   pointing at it come back empty, no events [S1][S10][S11].
 //! - Webhook events per mutation (`RawEvent`, handed to [`webhook::WebhookSender`]), only
 //!   for content the integration can see [S9][S10].
+//! - Notion-hosted files ([`files`]): `files` values, `image`/`pdf`/`file` blocks, page
+//!   covers and icons, database and data source icons. Every answer signs each URL anew
+//!   (`X-Amz-*` query string, `expiry_time` one hour ahead, `Knobs::file_url_ttl`); the URL
+//!   points at the simulator itself (`/s3/…`), which serves the bytes (optionally throttled,
+//!   `Knobs::file_bytes_per_sec`) and answers like S3: past its expiry 403 `AccessDenied`
+//!   "Request has expired", signed by an expired session 400 `ExpiredToken`
+//!   ([`Sim::expire_file_sessions`]), bad signature 403, unknown key 404, XML bodies
+//!   [S5][notion-samples/blocks]. Downloads are counted apart from API requests
+//!   ([`Sim::file_stats`]).
 //!
 //! # Knowingly not simulated
 //! - Writes through the API (POST/PATCH pages, blocks, comments…): changes come from
@@ -93,8 +102,9 @@
 //!   widgets, linked views of other databases, `GET /v1/custom_emojis`.
 //! - 403 `restricted_resource` capability checks, 409 conflicts, 529 (only via `inject`),
 //!   per-workspace rate limits and `rate_limit_reason` [S1][S3].
-//! - Synced-block duplicates (reading them is UNCONFIRMED [S14]), templates, file uploads,
-//!   guests, groups in people values.
+//! - Synced-block duplicates (reading them is UNCONFIRMED [S14]), templates, file uploads
+//!   (the `file_upload` API; uploaded files show as hosted files), comment attachments,
+//!   `video`/`audio` blocks with hosted files, guests, groups in people values.
 //! - A property, block and icon type newer than the mirror (`future_property`,
 //!   `future_block`, `future_icon`) stand for the next types Notion ships; they are not
 //!   Notion's.
@@ -141,9 +151,12 @@ pub mod error;
 pub mod events;
 pub mod expect;
 pub mod expected;
+mod file_host;
+pub mod files;
 mod filler;
 pub mod fixtures;
 pub mod fixtures_2026;
+mod fixtures_files;
 mod fixtures_showcase;
 mod fixtures_sources;
 mod fixtures_tasks;
@@ -239,6 +252,8 @@ pub(crate) struct Inner {
     pub search: Mutex<SearchIndex>,
     /// Cached view queries (`POST /v1/views/{id}/queries`).
     pub view_queries: Mutex<views::QueryCache>,
+    /// Signs hosted-file URLs and serves the files.
+    pub(crate) files: files::FileHost,
     webhooks: Mutex<Option<Arc<WebhookSender>>>,
     /// The most recent raw events (bounded), for tests and the demo.
     events: Mutex<std::collections::VecDeque<events::RawEvent>>,
@@ -286,6 +301,7 @@ impl Sim {
         let now = config.now.unwrap_or_else(Utc::now);
         let ws = tokio::task::spawn_blocking(move || generate::generate(&gen, now)).await?;
         let seed = config.generator.seed;
+        let file_host = files::FileHost::new(&base_url, &ws.workspace_id, seed);
         let inner = Arc::new(Inner {
             ws: Mutex::new(ws),
             knobs: Mutex::new(config.knobs.clone()),
@@ -293,6 +309,7 @@ impl Sim {
             stats: Arc::new(Mutex::new(Stats::default())),
             search: Mutex::new(SearchIndex::default()),
             view_queries: Mutex::new(views::QueryCache::default()),
+            files: file_host,
             webhooks: Mutex::new(None),
             events: Mutex::new(std::collections::VecDeque::new()),
             token: config.token.clone(),
@@ -497,15 +514,48 @@ impl Sim {
     }
 
     /// What an exact mirror of the current workspace holds (speaking the default
-    /// Notion-Version).
+    /// Notion-Version; hosted file URLs signed as a rendering now would sign them).
     pub fn expected(&self) -> Expected {
         self.expected_for(version::NotionVersion::default())
     }
 
     /// What an exact mirror speaking `version` holds (`archived` and the meeting-notes
-    /// block name differ between versions).
+    /// block name differ between versions; hosted file URLs signed as a rendering now
+    /// would sign them).
     pub fn expected_for(&self, version: version::NotionVersion) -> Expected {
-        expect::expected(&lock(&self.inner.ws), version)
+        let mut e = expect::expected(&lock(&self.inner.ws), version);
+        let ttl = self.knobs().file_url_ttl;
+        let sign = |v: &mut serde_json::Value| self.inner.files.sign(v, ttl);
+        e.pages.values_mut().for_each(|o| sign(&mut o.raw));
+        e.databases.values_mut().for_each(|o| sign(&mut o.raw));
+        e.data_sources.values_mut().for_each(|o| sign(&mut o.raw));
+        e.blocks.values_mut().for_each(|b| sign(&mut b.raw));
+        e
+    }
+
+    /// The hosted files of the workspace (their bytes: [`files::HostedFile::content`]).
+    pub fn hosted_files(&self) -> Vec<files::HostedFile> {
+        lock(&self.inner.ws).files.values().cloned().collect()
+    }
+
+    /// What the file host served so far.
+    pub fn file_stats(&self) -> files::FileStats {
+        self.inner.files.stats()
+    }
+
+    pub fn reset_file_stats(&self) {
+        self.inner.files.reset_stats();
+    }
+
+    /// Every hosted-file URL handed out so far stops working (400 `ExpiredToken`, as when
+    /// the temporary credentials Notion signs with expire); new renderings work.
+    pub fn expire_file_sessions(&self) {
+        self.inner.files.expire_sessions();
+    }
+
+    /// Signs the hosted files in `v` as an API answer now would.
+    pub fn sign_files(&self, v: &mut serde_json::Value) {
+        self.inner.files.sign(v, self.knobs().file_url_ttl);
     }
 
     /// The fewest requests a complete cold sync of the current workspace needs.

@@ -409,7 +409,7 @@ pub struct Workspace {
     pub bot_id: String,
     /// The person that authors mutations made through [`super::Sim::mutate`].
     pub author_id: String,
-    /// When the workspace was generated (file expiries are derived from it).
+    /// When the workspace was generated.
     pub generated_at: DateTime<Utc>,
     pub users: Vec<User>,
     pub pages: BTreeMap<String, Page>,
@@ -418,6 +418,8 @@ pub struct Workspace {
     pub blocks: BTreeMap<String, Block>,
     pub comments: BTreeMap<String, Comment>,
     pub views: BTreeMap<String, View>,
+    /// Notion-hosted files by id (their bytes are served by `files.rs`).
+    pub files: BTreeMap<String, super::files::HostedFile>,
     /// Fixture objects that random mutations must not trash, move or revoke.
     pub protected: std::collections::BTreeSet<String>,
     pub(crate) seq: u64,
@@ -441,6 +443,7 @@ impl Workspace {
             blocks: BTreeMap::new(),
             comments: BTreeMap::new(),
             views: BTreeMap::new(),
+            files: BTreeMap::new(),
             protected: Default::default(),
             seq: 0,
             rng,

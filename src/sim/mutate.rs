@@ -53,7 +53,8 @@ pub enum Mutation {
     },
     /// `values`: property name → simple value (string for title/rich_text/select/status/
     /// url/email/phone, number, bool, array of names for multi_select, ISO date string,
-    /// array of ids for relation/people; `null` clears).
+    /// array of ids for relation/people, array of new files for files — see
+    /// `files::files_value`; `null` clears).
     UpdateProperties {
         page_id: String,
         values: Map<String, Value>,

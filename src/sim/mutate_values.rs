@@ -145,6 +145,7 @@ impl Tx<'_> {
             .unwrap_or_default();
         // Validate everything before writing anything.
         let mut planned: Vec<(String, PropKind, Option<Val>, Option<String>)> = Vec::new();
+        let mut uploads = Vec::new();
         for (name, v) in values {
             let prop = schema
                 .iter()
@@ -160,10 +161,17 @@ impl Tx<'_> {
                     None,
                     Some(t.to_string()),
                 ));
+            } else if let PropKind::Files = prop.kind {
+                let (val, files) = super::files::files_value(self.ws, &id, self.now, v)?;
+                uploads.extend(files);
+                planned.push((prop.id.clone(), prop.kind.clone(), Some(val), None));
             } else {
                 let val = self.convert(&prop.kind, v)?;
                 planned.push((prop.id.clone(), prop.kind.clone(), Some(val), None));
             }
+        }
+        for file in uploads {
+            self.ws.add_hosted_file(file);
         }
         let mut updated = Vec::new();
         for (prop_id, kind, val, title) in planned {

@@ -1,7 +1,8 @@
 //! Workspace objects → Notion API JSON (2025-09-03 shapes, key order as recorded).
 //!
 //! Invariant: rendering is a pure function of the workspace; the same object renders the
-//! same bytes on every request (no per-request rotation of URLs or expiries).
+//! same bytes on every call. Hosted files render as `sim-hosted:` markers, which the HTTP
+//! layer signs anew for every answer (`files.rs`), as Notion re-signs file URLs per read.
 
 use serde_json::{json, Map, Value};
 

@@ -357,6 +357,18 @@ pub async fn metrics(ingress: &Ingress, conn: &Conn) -> Reply {
         &[],
         f64::from(u8::from(wal.litestream.load(Ordering::Relaxed))),
     );
+    if let Ok(Some(files)) = ingress.store.read(crate::files::counts).await {
+        let m = &ingress.metrics;
+        for (status, n) in [
+            ("stored", files.stored),
+            ("pending", files.pending),
+            ("failed", files.failed),
+            ("too_large", files.too_large),
+        ] {
+            m.set("notion_mirror_files", &[("status", status)], n as f64);
+        }
+        m.set("notion_mirror_files_bytes", &[], files.bytes as f64);
+    }
     let commits = ingress.store.counters().commits.load(Ordering::Relaxed);
     let m = &ingress.metrics;
     m.set_counter("notion_mirror_mirror_commits_total", &[], commits);

@@ -9,9 +9,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 use super::{
-    clean_raw, id_of, parent_of, str_field, tombstone, trashed, Incoming, Removal, Upsert,
+    clean_raw, files, id_of, parent_of, str_field, tombstone, trashed, Incoming, Removal, Upsert,
 };
 use crate::ids;
+use crate::mirror::file_refs::Holder;
 use crate::mirror::{text, StoreError};
 
 /// A block as fetched, with its place in the tree.
@@ -64,7 +65,7 @@ pub fn upsert_blocks(
                 text = title;
             }
         }
-        changed += stmt.execute(params![
+        let wrote = stmt.execute(params![
             id,
             raw.to_string(),
             page_id,
@@ -74,7 +75,11 @@ pub fn upsert_blocks(
             has_children,
             text,
             trashed(&raw),
-        ])? as u64;
+        ])?;
+        if wrote > 0 {
+            files::record(conn, Holder::Block, &id, &raw)?;
+        }
+        changed += wrote as u64;
     }
     Ok(changed)
 }

@@ -9,6 +9,8 @@
 //! hangs off it and writes a tombstone; an object that comes back loses its tombstone.
 
 mod content;
+mod downloads;
+pub mod files;
 mod objects;
 mod runs;
 mod views;
@@ -21,7 +23,7 @@ pub use views::*;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-use super::{now_iso, StoreError};
+use super::{file_refs, now_iso, StoreError};
 use crate::ids;
 
 /// Why an object left the mirror (the `tombstones.reason` column).
@@ -117,11 +119,19 @@ impl Incoming {
         })
     }
 
-    /// Call after writing: an object new to the mirror loses any tombstone it had.
+    /// Call after writing: an object new to the mirror loses any tombstone it had. An
+    /// object whose JSON changed only by Notion re-signing its file URLs was written (its
+    /// `raw` keeps the fresh URLs) but did not change (docs/files.md).
     pub(crate) fn written(&self, conn: &Connection, object: &str) -> Result<Upsert, StoreError> {
-        if self.previous.is_none() {
+        let Some(previous) = &self.previous else {
             forget_tombstone(conn, object, &self.id)?;
             return Ok(Upsert::New);
+        };
+        if previous != &self.raw && previous.contains("\"expiry_time\"") {
+            let old: Value = serde_json::from_str(previous).unwrap_or(Value::Null);
+            if file_refs::unsigned(&old) == file_refs::unsigned(&self.object) {
+                return Ok(Upsert::Unchanged);
+            }
         }
         Ok(Upsert::Changed)
     }

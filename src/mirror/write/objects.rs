@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use rusqlite::{params, Connection};
 use serde_json::Value;
 
-use super::{id_of, parent_of, str_field, tombstone, trashed, Incoming, Removal, Upsert};
+use super::{files, id_of, parent_of, str_field, tombstone, trashed, Incoming, Removal, Upsert};
 use crate::ids;
+use crate::mirror::file_refs::Holder;
 use crate::mirror::{now_iso, properties, text, views, StoreError};
 
 /// Upserts a page (from GET, query or search results) and its property values.
@@ -68,6 +69,7 @@ pub fn upsert_page(conn: &Connection, page: Value) -> Result<Upsert, StoreError>
     }
     write_property_values(conn, id, page)?;
     follow_title(conn, id, "child_page", &title)?;
+    files::record(conn, Holder::Page, id, page)?;
     incoming.written(conn, "page")
 }
 
@@ -181,6 +183,7 @@ pub fn upsert_database(conn: &Connection, db: Value) -> Result<Upsert, StoreErro
         return Ok(Upsert::Unchanged);
     }
     follow_title(conn, id, "child_database", &title)?;
+    files::record(conn, Holder::Database, id, db)?;
     incoming.written(conn, "database")
 }
 
@@ -229,6 +232,7 @@ pub fn upsert_data_source(conn: &Connection, ds: Value) -> Result<Upsert, StoreE
     if schema_changed {
         views::rebuild_all(conn)?;
     }
+    files::record(conn, Holder::DataSource, id, ds)?;
     incoming.written(conn, "data_source")
 }
 
