@@ -141,9 +141,23 @@ pub async fn sweep_and_settle(
     kind: notion_mirror::reconcile::SweepKind,
 ) {
     let label: &'static str = kind.as_str();
-    let before = sweeps_finished(config, label);
+    // A sweep of this kind may already be running (a test's fast cron): only one that
+    // starts after this call (a higher `sync_runs` id) saw what the caller just changed.
+    let after = count(config, "select coalesce(max(id), 0) from sync_runs");
     daemon.triggers.request(kind);
-    wait_sweeps(config, label, before + 1).await;
+    let c = config.clone();
+    wait_for(
+        &format!("a {label} sweep started after run {after} to settle"),
+        Duration::from_secs(120),
+        || {
+            let sql = format!(
+                "select count(*) from sync_runs where kind = '{label}' and id > {after} and settled_at is not null"
+            );
+            let c = c.clone();
+            async move { count(&c, &sql) >= 1 }
+        },
+    )
+    .await;
 }
 
 /// Waits until `n` sweeps of `kind` have settled.
