@@ -1,4 +1,4 @@
--- notion-mirror: the mirror schema (public contract, DESIGN.md §4).
+-- notion-mirror: the mirror schema (public contract, docs/reference/schema.md).
 --
 -- This file is the source of truth and is embedded in the binary. It is split into
 -- migrations by the `-- migration: N` markers; the database's `PRAGMA user_version` records
@@ -7,7 +7,7 @@
 -- Conventions: ids are lowercase dashed UUIDs; `raw` is the object's JSON as the API returned
 -- it (page properties truncated by the API completed through the property-item endpoint,
 -- `request_id` removed); times are the API's ISO-8601 strings; booleans are 0/1.
--- Columns marked "extension" go beyond the contract table in DESIGN.md §4.
+-- Columns marked "extension" go beyond the original contract table (docs/reference/schema.md).
 
 -- migration: 1
 

@@ -1,4 +1,4 @@
-//! The command line (DESIGN.md §2): subcommands, their flags, and the environment
+//! The command line (docs/reference/cli.md): subcommands, their flags, and the environment
 //! variables each flag falls back to. Flags > environment > config file > defaults.
 //!
 //! Invariant: no secret is accepted as a flag (flags show up in `ps`); tokens come from

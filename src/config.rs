@@ -1,5 +1,5 @@
 //! Typed configuration: defaults, then the TOML file, then environment variables, then flags
-//! (DESIGN.md §2). Parsed once, validated, passed explicitly.
+//! (docs/reference/config.md). Parsed once, validated, passed explicitly.
 //!
 //! Invariant: secrets live in [`Secret`], whose `Debug`/`Display` never print the value.
 

@@ -1,4 +1,4 @@
-//! Completing page properties the API truncated (the 25-reference rule, facts §4.2):
+//! Completing page properties the API truncated (the 25-reference rule, notion.md §4.2):
 //! `relation` with `has_more: true`, `people` with 25 or more entries, `title` and
 //! `rich_text` with 25 or more mentions. Only those call the property-item endpoint.
 //!

@@ -1,5 +1,5 @@
 //! Page properties rendered for SQL: one `property_values` row per property, and the scalar
-//! each typed view column shows (DESIGN.md §4).
+//! each typed view column shows (docs/reference/schema.md#rendering-rules).
 //!
 //! Pure functions. Invariant: every property type renders, unknown ones as their raw inner
 //! JSON with empty text and a NULL scalar; nothing here fails on unexpected shapes.

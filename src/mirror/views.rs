@@ -1,4 +1,4 @@
-//! Typed views: one SQL view per data source, one column per property (DESIGN.md §4).
+//! Typed views: one SQL view per data source, one column per property (docs/reference/schema.md).
 //!
 //! Invariant: only views recorded in `typed_views` are ever dropped (a user's own views in
 //! the mirror are left alone); views are rebuilt in the same transaction as the schema

@@ -396,7 +396,7 @@ fn checks(g: &mut Gen, at: chrono::DateTime<chrono::Utc>, author: &str) {
         ),
     ];
     let mut checks = checks;
-    // Rollup values in page objects stop at 25 references (facts §4.2): inexpressible.
+    // Rollup values in page objects stop at 25 references (notion.md §4.2): inexpressible.
     if let Some(r) = source
         .properties
         .iter()

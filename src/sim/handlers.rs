@@ -224,7 +224,7 @@ pub(crate) fn block_children(ws: &Workspace, raw: &str, query: &Query) -> Result
 }
 
 /// `GET /v1/comments?block_id=`: open comments whose parent is exactly that page (page-level
-/// discussions only — UNCONFIRMED [facts §4.8], the design's choice) or block.
+/// discussions only — UNCONFIRMED [notion.md §4.8], the design's choice) or block.
 pub(crate) fn list_comments(ws: &Workspace, query: &Query) -> Result<Value, ApiError> {
     let raw = query
         .iter()

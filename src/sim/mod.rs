@@ -9,7 +9,7 @@
 //! [`render`]/[`properties`] (JSON) → [`api`]/[`handlers`] (HTTP) → [`mutate`] (changes and
 //! events) → [`expect`]/[`floor`] (what a perfect mirror holds and costs).
 //!
-//! # Notion behaviours simulated (source tags from `notion-api-facts.md`)
+//! # Notion behaviours simulated (source tags from `docs/reference/notion.md`)
 //! - Bearer auth (401 `unauthorized`), mandatory `Notion-Version` (400 `missing_version`):
 //!   2025-09-03, 2026-03-11 and 2026-12-01 are answered, any other is 400
 //!   `validation_error` [S1][S23]. Per version (`version.rs`): `archived` only on
@@ -31,7 +31,7 @@
 //! - Databases as containers (`data_sources[]`, no schema), data sources with schemas,
 //!   rows parented `{type:"data_source_id",data_source_id,database_id}`, a database with two
 //!   data sources, `database_parent` [S7][S17].
-//! - Every property type of facts §5.7 except `place`; URL-encoded property ids (e.g.
+//! - Every property type of notion.md §5.7 except `place`; URL-encoded property ids (e.g.
 //!   `f%5C%5C%3Ap`), accepted as given on `/properties/{id}` [S11][S5].
 //! - The 25-reference rule in page objects (GET page, query, search): relation cut at 25
 //!   with `has_more`, people cut at 25, title/rich_text cut before the 26th mention;
@@ -114,8 +114,8 @@
 //!
 //! # Decisions on UNCONFIRMED behaviour
 //! - Search order without `sort`: creation order (stable). Comments on a page list
-//!   page-level discussions only (facts §4.8). Comments never bump `last_edited_time`
-//!   (facts §7.13). Lock/unlock do not bump. Resolving a comment emits `comment.updated`.
+//!   page-level discussions only (notion.md §4.8). Comments never bump `last_edited_time`
+//!   (notion.md §7.13). Lock/unlock do not bump. Resolving a comment emits `comment.updated`.
 //! - A database id on `/data_sources/{id}` is 404. Trashing a page does not trash its
 //!   subpages (they stay live); relations to trashed pages stay in values; editing one side
 //!   of a dual relation edits (and bumps, and emits `page.properties_updated` for) the

@@ -3,7 +3,7 @@
 //!
 //! Invariant: block changes bump the owning page (and a parent block whose children
 //! changed) and emit `page.content_updated` with the touched block ids; comments bump
-//! nothing (UNCONFIRMED, facts §7.13).
+//! nothing (UNCONFIRMED, notion.md §7.13).
 
 use serde_json::{json, Value};
 
@@ -184,7 +184,7 @@ impl Tx<'_> {
             resolved: false,
             deleted: false,
         };
-        // Comments do not bump the page's last_edited_time (UNCONFIRMED [facts §7.13]).
+        // Comments do not bump the page's last_edited_time (UNCONFIRMED [notion.md §7.13]).
         let data = self.comment_data(&c);
         self.ws.comments.insert(id.clone(), c);
         self.created.push(id.clone());

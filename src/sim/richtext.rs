@@ -96,7 +96,7 @@ pub fn date_range_mention(start: &str, end: &str) -> Value {
     item
 }
 
-/// A database mention (it names the database, not a data source [facts §4.3]).
+/// A database mention (it names the database, not a data source [notion.md §4.3]).
 pub fn database_mention(database_id: &str, title: &str) -> Value {
     let hex: String = database_id.chars().filter(|c| *c != '-').collect();
     json!({

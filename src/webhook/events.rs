@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::ids;
 use crate::queue::{reason, Kind, Signal};
 
-/// Every event type Notion documents (notion-api-facts.md §6.3: developers.notion.com
+/// Every event type Notion documents (docs/reference/notion.md §6.3: developers.notion.com
 /// "Event types & delivery", and the SDK's webhook types): the only values `/metrics` uses
 /// as a `type` label. Anything else counts as `other`, so a signed sender cannot grow the
 /// metrics without bound.

@@ -1,6 +1,6 @@
 //! The HTTP server: accepts connections within the cap, serves each with HTTP/1.1 under
-//! the request deadline and idle timeout (`conn`), and routes `POST /webhook` (DESIGN.md
-//! §3), `GET /healthz` and `GET /metrics` to their handlers (`handlers`).
+//! the request deadline and idle timeout (`conn`), and routes `POST /webhook`,
+//! `GET /healthz` and `GET /metrics` to their handlers (`handlers`; docs/reference/http.md).
 //!
 //! Invariants: the raw body is verified before it is parsed (except the unsigned
 //! verification handshake); nothing is stored for a rejected request; 200 is sent only

@@ -1,5 +1,5 @@
 //! The webhook verification token: the *active* one that signatures are checked with, and
-//! a *pending* one that arrived while a token was active (DESIGN.md §3).
+//! a *pending* one that arrived while a token was active (docs/reference/http.md).
 //!
 //! Invariants: Notion sends the token unsigned, so anyone who can reach `/webhook` can send
 //! one; therefore a token arriving while one is active never replaces it, and the *first*

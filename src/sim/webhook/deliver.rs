@@ -143,7 +143,7 @@ async fn post_event(shared: &Shared, delivery: &Delivery, attempt: u32) -> Resul
     let status = response.status();
     // Read the (small) answer so the connection can be reused; its content is irrelevant.
     let _ = response.bytes().await;
-    // UNCONFIRMED which statuses Notion accepts (facts §6.4): any 2xx here.
+    // UNCONFIRMED which statuses Notion accepts (notion.md §6.4): any 2xx here.
     if status.is_success() {
         Ok(())
     } else {

@@ -5,7 +5,7 @@
 //! every event body is signed over its exact bytes; a failed POST is counted and retried, it
 //! never panics a task.
 //!
-//! Simulated (source tags from `notion-api-facts.md`):
+//! Simulated (source tags from `docs/reference/notion.md`):
 //! - envelope keys and shapes, `api_version: "2025-09-03"`, `attempt_number` 1..=8 [S9][S5];
 //! - `X-Notion-Signature: sha256=<hex HMAC-SHA256(token, raw body)>` [S10][S5]; the
 //!   verification handshake `{"verification_token": ...}` is sent unsigned [S10][S28];
@@ -27,7 +27,7 @@
 //! - NEWER event types (`file_upload.*`, `view.*`, transcripts) [S5]: their aggregation is
 //!   unknown ("?"), so if emitted they pass through unaggregated.
 //!
-//! UNCONFIRMED (facts §6.4, §8), decided here: any 2xx acknowledges an attempt; the receiver
+//! UNCONFIRMED (notion.md §6.4, §8), decided here: any 2xx acknowledges an attempt; the receiver
 //! timeout is the configured `delivery_timeout`; a timeout or connection error is a failed attempt.
 //!
 //! Layout: `aggregate` (the pure per-entity rules) → `window` (the aggregator task: windows and
