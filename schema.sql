@@ -114,7 +114,7 @@ CREATE TABLE users (
     email TEXT
 );
 
--- What left the mirror and why (not_found, restricted, deleted).
+-- What left the mirror and why (not_found, restricted, not_listed, parent_removed).
 CREATE TABLE tombstones (
     object     TEXT NOT NULL,               -- page | database | data_source | comment | user
     id         TEXT NOT NULL,
@@ -144,7 +144,7 @@ CREATE INDEX webhook_events_received ON webhook_events (received_at);
 
 CREATE TABLE sync_runs (
     id          INTEGER PRIMARY KEY,
-    kind        TEXT NOT NULL,              -- full | incremental
+    kind        TEXT NOT NULL,              -- full | incremental | presence | resync
     started_at  TEXT NOT NULL,
     finished_at TEXT,
     requests    INTEGER NOT NULL DEFAULT 0,
@@ -207,11 +207,11 @@ CREATE TRIGGER comments_search_delete AFTER DELETE ON comments BEGIN
     DELETE FROM search WHERE rowid = old.rowid * 4 + 2;
 END;
 
--- The durable work queue (src/queue.rs): one row per object, coalesced.
+-- The durable work queue (src/queue/): one row per object, coalesced.
 CREATE TABLE queue (
     kind         TEXT NOT NULL,             -- page | database | data_source | comment | users
     id           TEXT NOT NULL,
-    reasons      INTEGER NOT NULL,          -- bit set, see queue.rs
+    reasons      INTEGER NOT NULL,          -- bit set, see src/queue/mod.rs
     blocks       TEXT,                      -- JSON array of block ids to refetch (page content)
     hint         TEXT,                      -- e.g. the page of a comment
     priority     INTEGER NOT NULL DEFAULT 0,-- 0 webhook, 1 sweep: lower runs first

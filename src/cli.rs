@@ -31,7 +31,7 @@ const ENV_HELP: &str = "Environment (secrets are never flags):
   STATE_DIRECTORY           under systemd the mirror defaults to $STATE_DIRECTORY/mirror.db
   RUST_LOG                  log filter, overrides --log
 
-Config file keys (TOML, lower precedence than flags and environment) are listed in README.md.";
+Config file keys (TOML, lower precedence than flags and environment) are listed in docs/reference/config.md.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

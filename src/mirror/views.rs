@@ -182,13 +182,25 @@ pub fn rebuild_all(conn: &Connection) -> Result<usize, StoreError> {
     }
     let mut changed = 0;
     for (name, (source_id, sql)) in &desired {
-        if !keep.contains(name) {
-            create_view(conn, name, sql)?;
-            conn.execute(
-                "INSERT INTO typed_views (name, data_source_id, sql) VALUES (?1, ?2, ?3)",
-                params![name, source_id, sql],
-            )?;
-            changed += 1;
+        let name = if keep.contains(name) {
+            Some(name.clone())
+        } else {
+            free_name(conn, name, source_id)?
+        };
+        if let Some(name) = &name {
+            if !keep.contains(name) {
+                create_view(conn, name, sql)?;
+                conn.execute(
+                    "INSERT INTO typed_views (name, data_source_id, sql) VALUES (?1, ?2, ?3)",
+                    params![name, source_id, sql],
+                )?;
+                changed += 1;
+            }
+        } else {
+            tracing::warn!(
+                data_source = %source_id,
+                "no typed view: objects of the user's hold its name and its name with the id suffix"
+            );
         }
         conn.execute(
             "UPDATE data_sources SET view_name = ?1 WHERE id = ?2 AND view_name IS NOT ?1",
@@ -200,19 +212,33 @@ pub fn rebuild_all(conn: &Connection) -> Result<usize, StoreError> {
     Ok(changed)
 }
 
+/// `name`, or `name_<8 hex of the id>` when an object that is not one of our typed views
+/// (a user's own table or view in the mirror) already holds it; `None` when both are taken.
+/// A user's object is never replaced, and never fails the data source's write.
+fn free_name(conn: &Connection, name: &str, source_id: &str) -> Result<Option<String>, StoreError> {
+    for candidate in [
+        name.to_string(),
+        format!("{name}_{}", ids::short(source_id)),
+    ] {
+        let taken: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1 COLLATE NOCASE)",
+            [&candidate],
+            |r| r.get(0),
+        )?;
+        if !taken {
+            return Ok(Some(candidate));
+        }
+        tracing::warn!(view = %candidate, "a typed view's name is taken by another object; trying the next");
+    }
+    Ok(None)
+}
+
 fn create_view(conn: &Connection, name: &str, select: &str) -> Result<(), StoreError> {
     let sql = format!("CREATE VIEW {} AS {select}", quote_ident(name));
-    match conn.execute_batch(&sql) {
-        Ok(()) => Ok(()),
-        // A user object already holds the name: leave theirs, report ours as skipped.
-        Err(e) => {
-            tracing::warn!(view = name, error = %e, "typed view could not be created");
-            Err(StoreError::Sqlite {
-                context: "create typed view",
-                source: e,
-            })
-        }
-    }
+    conn.execute_batch(&sql).map_err(|e| StoreError::Sqlite {
+        context: "create typed view",
+        source: e,
+    })
 }
 
 fn load_sources(conn: &Connection) -> Result<Vec<SourceSchema>, StoreError> {
@@ -248,6 +274,29 @@ mod tests {
         assert_eq!(base_name("", A), "ds_1a2b3c4d");
         assert_eq!(base_name("✓✓", A), "ds_1a2b3c4d");
         assert_eq!(base_name("Café \"Zoë\"", A), "café_zoë");
+    }
+
+    #[test]
+    fn a_users_object_holding_the_name_moves_ours_aside_and_never_fails() {
+        let dir = tempfile::tempdir().expect("dir");
+        let conn = super::super::open::open_read_write(&dir.path().join("m.db")).expect("mirror");
+        conn.execute_batch("CREATE VIEW tasks AS SELECT 1 AS mine")
+            .expect("the user's view");
+        conn.execute(
+            "INSERT INTO data_sources (id, database_id, title, raw, last_edited_time, synced_at)
+             VALUES (?1, 'd', 'Tasks', '{}', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+            [A],
+        )
+        .expect("source");
+        rebuild_all(&conn).expect("a taken name fails nothing");
+        let name: Option<String> = conn
+            .query_row("SELECT view_name FROM data_sources", [], |r| r.get(0))
+            .expect("view name");
+        assert_eq!(name.as_deref(), Some("tasks_1a2b3c4d"));
+        let mine: i64 = conn
+            .query_row("SELECT mine FROM tasks", [], |r| r.get(0))
+            .expect("the user's view stays");
+        assert_eq!(mine, 1);
     }
 
     #[test]
