@@ -191,6 +191,26 @@ fn the_demo_shows_each_edit_arriving_and_exits_zero() {
         "prints the mirror path"
     );
     assert!(!stdout.contains("demo step failed"), "{stdout}");
+
+    // The terminal shows the demo's story only; the daemon's logs go to the file it names.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for (name, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        assert!(
+            !text.lines().any(|l| l.contains(" INFO ")),
+            "no INFO log line reaches the terminal ({name}): {text}"
+        );
+    }
+    let log = dir.path().join("demo.log");
+    assert!(
+        stdout.contains(log.to_str().unwrap()),
+        "the demo names its log file: {stdout}"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains(" INFO ") && logged.contains("notion-mirror running"),
+        "the daemon's lines are in {}: {logged}",
+        log.display()
+    );
 }
 
 #[test]

@@ -147,10 +147,7 @@ fn blocks_page(g: &mut Gen) -> String {
             "External icon",
             json!({ "type": "external", "external": { "url": "https://example.com/icon.svg" } }),
         ),
-        (
-            "Hosted icon",
-            hosted_icon(g),
-        ),
+        ("Hosted icon", hosted_icon(g)),
         (
             "Future icon",
             json!({ "type": FUTURE_ICON_TYPE, FUTURE_ICON_TYPE: { "glyph": "✶" } }),
