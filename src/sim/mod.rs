@@ -225,6 +225,9 @@ pub struct SimConfig {
     /// before it); `None` = the real clock. A fixed time makes every answer byte-stable
     /// across runs (the export's golden files rely on it).
     pub now: Option<chrono::DateTime<Utc>>,
+    /// The workspace's name (users/me `bot.workspace_name`, webhook `workspace_name`);
+    /// `None` = "Acme Sim". Lets two simulators side by side look like two workspaces.
+    pub workspace_name: Option<String>,
 }
 
 impl SimConfig {
@@ -236,6 +239,7 @@ impl SimConfig {
             generator,
             knobs: Knobs::default(),
             now: None,
+            workspace_name: None,
         }
     }
 }
@@ -299,7 +303,10 @@ impl Sim {
         let base_url = format!("http://{host}:{}", addr.port());
         let gen = config.generator.clone();
         let now = config.now.unwrap_or_else(Utc::now);
-        let ws = tokio::task::spawn_blocking(move || generate::generate(&gen, now)).await?;
+        let mut ws = tokio::task::spawn_blocking(move || generate::generate(&gen, now)).await?;
+        if let Some(name) = &config.workspace_name {
+            ws.workspace_name = name.clone();
+        }
         let seed = config.generator.seed;
         let file_host = files::FileHost::new(&base_url, &ws.workspace_id, seed);
         let inner = Arc::new(Inner {
