@@ -42,6 +42,8 @@ pub mod resume;
 pub mod sim;
 pub mod status;
 pub mod sync;
+#[cfg(test)]
+mod tidy;
 pub mod verify;
 pub mod webhook;
 pub mod worker;
