@@ -149,7 +149,6 @@ mod control;
 pub mod edit_floor;
 pub mod error;
 pub mod events;
-pub mod expect;
 pub mod expected;
 mod file_host;
 pub mod files;
@@ -530,7 +529,7 @@ impl Sim {
     /// block name differ between versions; hosted file URLs signed as a rendering now
     /// would sign them).
     pub fn expected_for(&self, version: version::NotionVersion) -> Expected {
-        let mut e = expect::expected(&lock(&self.inner.ws), version);
+        let mut e = expected::build::expected(&lock(&self.inner.ws), version);
         let ttl = self.knobs().file_url_ttl;
         let sign = |v: &mut serde_json::Value| self.inner.files.sign(v, ttl);
         e.pages.values_mut().for_each(|o| sign(&mut o.raw));
