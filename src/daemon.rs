@@ -195,7 +195,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
         .await?;
     // Reported in the background: READY must not wait on the network (a hung network at
     // boot would otherwise outlast systemd's start timeout).
-    tokio::spawn(check_token(ctx.client.clone()));
+    tokio::spawn(check_token(ctx.client.clone(), store.clone()));
     if !config.webhooks_enabled {
         tracing::info!(cron = %config.incremental_cron, "webhooks are off: polling only (incremental sweeps keep the mirror current)");
     }
@@ -271,10 +271,11 @@ async fn schedule(
 }
 
 /// One users/me call at start: a rejected token is reported at once (webhooks are still
-/// stored, work retries slowly until the token is fixed).
-async fn check_token(client: Client) {
+/// stored, work retries slowly until the token is fixed); the answer names the workspace
+/// `status` shows.
+async fn check_token(client: Client, store: Store) {
     match client.users_me().await {
-        Ok(_) => {}
+        Ok(me) => crate::workspace::record(&store, &me).await,
         Err(e @ NotionError::Unauthorized(_)) => {
             tracing::error!(error = %e, "the Notion token is rejected; events are still stored and will be processed once it is fixed")
         }

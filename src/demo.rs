@@ -27,7 +27,23 @@ pub struct DemoOptions {
     pub dir: Option<PathBuf>,
 }
 
-/// Runs the demo, printing to stdout.
+/// The demo's working directory: `dir` if given, else a fresh one under the system's
+/// temporary directory (removed after the demo unless `--keep`). Created here.
+pub fn prepare_dir(dir: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => std::env::temp_dir().join(format!("notion-mirror-demo-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Where the demo's daemon and simulator log (`main` points the subscriber there).
+pub fn log_path(dir: &Path) -> PathBuf {
+    dir.join("demo.log")
+}
+
+/// Runs the demo, printing its story to stdout.
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let mut sim_config = SimConfig::new(GenConfig::small(options.seed));
     // Notion's 3 req/s would make the first sync take minutes; the demo runs 20× faster.
@@ -41,15 +57,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let sim = Sim::start(sim_config)
         .await
         .context("cannot start the simulator")?;
-    let dir = match &options.dir {
-        Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("notion-mirror-demo-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = prepare_dir(options.dir.as_deref())?;
     let config = demo_config(&sim, &dir)?;
     println!("notion-mirror demo — a simulated Notion workspace mirrored into SQLite\n");
     println!("simulated Notion API   {}", sim.base_url());
     println!("mirror                 {}", config.db_path.display());
+    println!("daemon logs            {}", log_path(&dir).display());
 
     let started = Instant::now();
     let daemon = daemon::start(&config).await?;
@@ -95,6 +108,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let result = script(&sim, &config).await;
     if let Err(e) = &result {
         println!("demo step failed: {e:#}");
+        println!("the daemon's logs are in {}", log_path(&dir).display());
     }
     if options.keep || options.dir.is_some() {
         println!(
@@ -116,7 +130,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     }
     daemon.stop().await;
     sim.shutdown().await;
-    if !options.keep && options.dir.is_none() {
+    // A failed demo keeps its directory: the mirror and the logs explain the failure.
+    if !options.keep && options.dir.is_none() && result.is_ok() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     result

@@ -13,7 +13,8 @@
 //! 7. [`files`] — archived files: downloaded before their signed URLs expire, stored by hash.
 //! 8. [`daemon`] — wiring: tasks, shutdown, signals, systemd notification.
 //!
-//! Around them: [`config`] (typed configuration), [`cli`] (the command line), [`status`],
+//! Around them: [`config`] (typed configuration), [`cli`] (the command line), [`status`]
+//! (with the [`workspace`] users/me names at start),
 //! [`resume`] (start-up after a gap or on a restored copy), [`backup`] (`notion-mirror
 //! backup`), [`eta`] (time left of long syncs),
 //! [`export`] (`cat` and `export`: the mirror as Markdown, offline), [`demo`], [`metrics`],
@@ -41,6 +42,9 @@ pub mod resume;
 pub mod sim;
 pub mod status;
 pub mod sync;
+#[cfg(test)]
+mod tidy;
 pub mod verify;
 pub mod webhook;
 pub mod worker;
+pub mod workspace;

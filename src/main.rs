@@ -11,7 +11,14 @@ use notion_mirror::{commands, logging};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(&cli.log);
+    match &cli.command {
+        // The demo tells its own story on the terminal; the logs go to a file it names.
+        Command::Demo(args) => match notion_mirror::demo::prepare_dir(args.dir.as_deref()) {
+            Ok(dir) => logging::init_to_file(&cli.log, &notion_mirror::demo::log_path(&dir)),
+            Err(_) => logging::init(&cli.log),
+        },
+        _ => logging::init(&cli.log),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -84,6 +84,9 @@ pub struct Files {
 #[derive(Debug, Serialize)]
 pub struct Status {
     pub db: String,
+    /// The workspace users/me named when the daemon or `sync` last started (`None` until
+    /// then; `status` itself makes no request).
+    pub workspace: Option<crate::workspace::Workspace>,
     pub schema_version: u32,
     pub counts: BTreeMap<String, i64>,
     pub last_full_sweep: Option<Run>,
@@ -182,6 +185,7 @@ pub fn gather_with(path: &Path, rate: f64) -> Result<Status, StoreError> {
     )?;
     Ok(Status {
         db: path.display().to_string(),
+        workspace: crate::workspace::recorded(&conn)?,
         schema_version: conn.query_row("PRAGMA user_version", [], |r| r.get(0))?,
         counts,
         last_full_sweep: last_run(&conn, "full")?,
@@ -325,6 +329,21 @@ pub fn pending_token(path: &Path) -> Result<Option<String>, StoreError> {
 pub fn render(s: &Status) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "mirror      {} (schema v{})", s.db, s.schema_version);
+    match &s.workspace {
+        Some(w) => {
+            let id =
+                w.id.as_deref()
+                    .map(|id| format!(" ({id})"))
+                    .unwrap_or_default();
+            let _ = writeln!(out, "workspace   {}{id}", printable(&w.name, 80));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "workspace   not named yet (the daemon and `sync` record it at start)"
+            );
+        }
+    }
     let counts: Vec<String> = s.counts.iter().map(|(t, n)| format!("{t} {n}")).collect();
     let _ = writeln!(out, "objects     {}", counts.join(" · "));
     if !s.unknown_types.is_empty() {

@@ -58,7 +58,8 @@ pub async fn run_kind(
         crate::files::index_all(&store, config.files.mode()).await?;
     }
     // The first call doubles as the token check: a rejected token fails here, clearly.
-    ctx.client.users_me().await?;
+    let me = ctx.client.users_me().await?;
+    crate::workspace::record(&store, &me).await;
     let stop_workers = CancellationToken::new();
     let pool = tokio::spawn(worker::run(
         ctx.clone(),

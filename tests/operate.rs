@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -191,6 +192,26 @@ fn the_demo_shows_each_edit_arriving_and_exits_zero() {
         "prints the mirror path"
     );
     assert!(!stdout.contains("demo step failed"), "{stdout}");
+
+    // The terminal shows the demo's story only; the daemon's logs go to the file it names.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for (name, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        assert!(
+            !text.lines().any(|l| l.contains(" INFO ")),
+            "no INFO log line reaches the terminal ({name}): {text}"
+        );
+    }
+    let log = dir.path().join("demo.log");
+    assert!(
+        stdout.contains(log.to_str().unwrap()),
+        "the demo names its log file: {stdout}"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains(" INFO ") && logged.contains("notion-mirror running"),
+        "the daemon's lines are in {}: {logged}",
+        log.display()
+    );
 }
 
 #[test]
@@ -391,4 +412,88 @@ fn config_file_mistakes_are_named_and_exit_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("workers"), "{err}");
+}
+
+/// Starts a simulator whose users/me names the workspace `name`.
+async fn named_sim(seed: u64, name: &str) -> notion_mirror::sim::Sim {
+    let mut config = notion_mirror::sim::SimConfig::new(GenConfig::small(seed));
+    config.knobs = Knobs::unlimited();
+    config.workspace_name = Some(name.to_string());
+    notion_mirror::sim::Sim::start(config)
+        .await
+        .expect("simulator starts")
+}
+
+fn mirrored_page_ids(config: &notion_mirror::config::Config) -> BTreeSet<String> {
+    let conn = notion_mirror::mirror::open::open_read_only(&config.db_path).unwrap();
+    let mut stmt = conn.prepare("select id from pages").unwrap();
+    let ids = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_side_by_side_each_name_and_mirror_their_own_workspace() {
+    let (acme, beta) = (
+        named_sim(43, "Acme Sales").await,
+        named_sim(44, "Beta Labs").await,
+    );
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (config_a, config_b) = (
+        common::config(&acme, dir_a.path()),
+        common::config(&beta, dir_b.path()),
+    );
+    let daemon_a = common::start_daemon(&config_a).await;
+    let daemon_b = common::start_daemon(&config_b).await;
+    assert_ne!(daemon_a.addr, daemon_b.addr, "each listens on its own port");
+    // `run` takes its pid file beside its own mirror, so `resync --db` finds the right one.
+    for (config, dir) in [(&config_a, &dir_a), (&config_b, &dir_b)] {
+        assert_eq!(config.pid_path().parent(), Some(dir.path()));
+    }
+
+    for (config, own, other) in [
+        (&config_a, "Acme Sales", "Beta Labs"),
+        (&config_b, "Beta Labs", "Acme Sales"),
+    ] {
+        let (code, out, err) = notion_mirror(&config.db_path, &["status"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains(&format!("workspace   {own} (")) && !out.contains(other),
+            "status names its own workspace, {own}: {out}"
+        );
+        let (_, json, _) = notion_mirror(&config.db_path, &["status", "--json"]);
+        let status: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(status["workspace"]["name"], Value::from(own), "{json}");
+    }
+
+    let sim_ids = |sim: &notion_mirror::sim::Sim| -> BTreeSet<String> {
+        sim.read(|ws| ws.pages.keys().cloned().collect())
+    };
+    let (in_acme, in_beta) = (sim_ids(&acme), sim_ids(&beta));
+    let (mirror_a, mirror_b) = (mirrored_page_ids(&config_a), mirrored_page_ids(&config_b));
+    assert!(!mirror_a.is_empty() && !mirror_b.is_empty());
+    assert!(
+        mirror_a.is_subset(&in_acme) && mirror_a.is_disjoint(&in_beta),
+        "mirror A holds only Acme's pages"
+    );
+    assert!(
+        mirror_b.is_subset(&in_beta) && mirror_b.is_disjoint(&in_acme),
+        "mirror B holds only Beta's pages"
+    );
+
+    // A resync of one instance leaves the other alone.
+    daemon_a.request_resync().await;
+    common::wait_sweeps(&config_a, "resync", 1).await;
+    assert_eq!(
+        common::count(
+            &config_b,
+            "select count(*) from sync_runs where kind = 'resync'"
+        ),
+        0
+    );
+    daemon_a.stop().await;
+    daemon_b.stop().await;
 }

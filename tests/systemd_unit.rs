@@ -1,7 +1,9 @@
 //! The systemd unit, `systemd/notion-mirror.service`, checked without a running systemd:
 //! the directives the daemon relies on, `systemd-analyze verify` printing nothing, and
 //! `systemd-analyze security --offline=true` rating it 2.0 or below ("OK"). Every drop-in
-//! that `systemd/README.md` tells admins to install is held to the same bar. No network.
+//! that `systemd/README.md` tells admins to install is held to the same bar, and so is the
+//! templated `systemd/notion-mirror@.service`, which must differ from the single unit only in
+//! its instance lines. No network.
 //!
 //! Where `systemd-analyze` is missing, or older than 250 (no `--offline`), the checks that
 //! need it print `SKIPPED: ...` straight to the terminal (past libtest's output capture, so
@@ -16,6 +18,26 @@ use std::process::Command;
 const MAX_EXPOSURE: f64 = 2.0;
 /// The ExecStart line as shipped; verify gets a copy pointing at the binary cargo built.
 const SHIPPED_EXEC_START: &str = "ExecStart=/usr/local/bin/notion-mirror run";
+/// The single unit's file name.
+const UNIT: &str = "notion-mirror.service";
+/// An instance of the template, as `verify` and `security` are given it.
+const INSTANCE: &str = "notion-mirror@acme.service";
+/// The only settings in which the template differs from the single unit, with their
+/// per-instance values.
+const INSTANCE_LINES: [(&str, &str, &str); 4] = [
+    (
+        "Unit",
+        "Description",
+        "Notion workspace mirror for %i (webhooks + reconciler into SQLite)",
+    ),
+    ("Service", "EnvironmentFile", "/etc/notion-mirror/%i.env"),
+    (
+        "Service",
+        "LoadCredential",
+        "notion-token:/etc/notion-mirror/%i.token",
+    ),
+    ("Service", "StateDirectory", "notion-mirror/%i"),
+];
 /// How README.md marks a drop-in: the first line of an `ini` block names its path.
 const DROP_IN_DIR: &str = "/etc/systemd/system/notion-mirror.service.d/";
 
@@ -30,6 +52,11 @@ fn read(rel: &str) -> String {
 
 fn unit_text() -> String {
     read("systemd/notion-mirror.service")
+}
+
+/// The templated unit for several workspaces side by side (docs/several-workspaces.md).
+fn template_text() -> String {
+    read("systemd/notion-mirror@.service")
 }
 
 /// Writes to the terminal even while libtest captures the test's output: a dup of fd 2
@@ -280,8 +307,13 @@ fn verifiable(unit: &str) -> String {
 /// Writes `text` as `notion-mirror.service` in a fresh directory (verify and security
 /// take the unit name from the file name).
 fn unit_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    unit_file_named(UNIT, text)
+}
+
+/// Writes `text` as `name` (e.g. an instance of the template) in a fresh directory.
+fn unit_file_named(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("notion-mirror.service");
+    let path = dir.path().join(name);
     std::fs::write(&path, text).expect("write the unit copy");
     (dir, path)
 }
@@ -289,7 +321,12 @@ fn unit_file(text: &str) -> (tempfile::TempDir, PathBuf) {
 /// `systemd-analyze verify` must succeed and print nothing: unknown keys, bad values and
 /// missing commands are reported as warnings with exit status 0, so silence is the test.
 fn assert_verify_clean(bin: &Path, what: &str, unit: &str) {
-    let (_dir, path) = unit_file(&verifiable(unit));
+    assert_verify_clean_as(bin, UNIT, what, unit)
+}
+
+/// [`assert_verify_clean`] with the unit written as `name`.
+fn assert_verify_clean_as(bin: &Path, name: &str, what: &str, unit: &str) {
+    let (_dir, path) = unit_file_named(name, &verifiable(unit));
     let (ok, stdout, stderr) = run(bin, &["verify", "--man=no"], &path);
     let printed = format!("{stdout}{stderr}");
     assert!(
@@ -301,7 +338,12 @@ fn assert_verify_clean(bin: &Path, what: &str, unit: &str) {
 
 /// `systemd-analyze security --offline=true` must rate `unit` at MAX_EXPOSURE or below.
 fn assert_exposure_ok(bin: &Path, what: &str, unit: &str) -> f64 {
-    let (_dir, path) = unit_file(unit);
+    assert_exposure_ok_as(bin, UNIT, what, unit)
+}
+
+/// [`assert_exposure_ok`] with the unit written as `name`.
+fn assert_exposure_ok_as(bin: &Path, name: &str, what: &str, unit: &str) -> f64 {
+    let (_dir, path) = unit_file_named(name, unit);
     let (_, stdout, stderr) = run(bin, &["security", "--offline=true", "--no-pager"], &path);
     let Some((exposure, rating)) = overall_exposure(&stdout) else {
         panic!(
@@ -477,6 +519,42 @@ fn readme_drop_ins_keep_the_unit_clean_and_ok() {
         assert_verify_clean(&bin, &what, &merged);
         assert_exposure_ok(&bin, &what, &merged);
     }
+}
+
+#[test]
+fn template_has_the_units_hardening_and_its_own_instance_lines() {
+    let single = directives(&unit_text());
+    let template = directives(&template_text());
+    let instance_key = |(section, key, _): &&Directive| {
+        INSTANCE_LINES
+            .iter()
+            .any(|(s, k, _)| s == section && k == key)
+    };
+    let shared = |d: &[Directive]| -> Vec<Directive> {
+        d.iter().filter(|d| !instance_key(d)).cloned().collect()
+    };
+    assert_eq!(
+        shared(&template),
+        shared(&single),
+        "notion-mirror@.service differs from notion-mirror.service beyond its instance lines"
+    );
+    for (section, key, want) in INSTANCE_LINES {
+        assert_eq!(
+            values(&template, section, key),
+            vec![want],
+            "[{section}] {key}= of the template"
+        );
+    }
+}
+
+#[test]
+fn template_instance_passes_verify_and_rates_ok() {
+    let Some(bin) = systemd_analyze("systemd-analyze (notion-mirror@.service)") else {
+        return;
+    };
+    let template = template_text();
+    assert_verify_clean_as(&bin, INSTANCE, INSTANCE, &template);
+    assert_exposure_ok_as(&bin, INSTANCE, INSTANCE, &template);
 }
 
 #[test]

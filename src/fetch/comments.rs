@@ -4,25 +4,15 @@
 //! Invariant: a comment is filed under the page it belongs to: its parent page, or for a
 //! block comment the mirrored block's page, else the event's `page_id` hint.
 
-use super::{pages, Ctx, FetchError, Report};
+use super::remove::{remove, Gone};
+use super::{Ctx, FetchError, Report};
 use crate::ids;
 use crate::mirror::{read, write};
 
 pub async fn refresh(ctx: &Ctx, id: &str, page_hint: Option<&str>) -> Result<Report, FetchError> {
     let comment = match ctx.client.retrieve_comment(id).await {
         Ok(comment) => comment,
-        Err(e) if e.is_gone() => {
-            ctx.token.confirm(&ctx.client).await?;
-            let (id, why) = (id.to_string(), pages::removal_reason(&e));
-            let removed = ctx
-                .store
-                .write(move |c| write::remove_comment(c, &id, why))
-                .await?;
-            return Ok(Report {
-                written: 0,
-                removed: u64::from(removed),
-            });
-        }
+        Err(e) if e.is_gone() => return remove(ctx, Gone::Comment, id, &e).await,
         Err(e) => return Err(e.into()),
     };
     let (parent_type, parent_id) = write::parent_of(&comment);

@@ -14,7 +14,8 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde_json::Value;
 
-use super::{pages, Ctx, FetchError, Report};
+use super::remove::{remove, Gone};
+use super::{Ctx, FetchError, Report};
 use crate::ids;
 use crate::mirror::write::{BlockRow, CommentScope};
 use crate::mirror::{now_iso, read, write};
@@ -181,7 +182,7 @@ async fn confirm_gone(
     listing_error: NotionError,
 ) -> Result<Report, FetchError> {
     match ctx.client.retrieve_page(page_id).await {
-        Err(e) if e.is_gone() => pages::remove(ctx, page_id, &e).await,
+        Err(e) if e.is_gone() => remove(ctx, Gone::Page, page_id, &e).await,
         Err(e) => Err(e.into()),
         // Readable page, unreadable content (e.g. a missing capability): report the error.
         Ok(_) => Err(listing_error.into()),

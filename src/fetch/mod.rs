@@ -9,12 +9,13 @@
 //! Files: `complete` (truncated properties), `pages` (pages and listing results),
 //! `content` (block trees, block-level refresh, comment lists), `sources` (databases, data
 //! sources, row queries, users), `comments` (one comment), `views` (one database view),
-//! `token` (the users/me check).
+//! `token` (the users/me check), `remove` (the removal step they share).
 
 pub mod comments;
 pub mod complete;
 pub mod content;
 pub mod pages;
+pub mod remove;
 pub mod sources;
 pub mod token;
 pub mod views;

@@ -9,10 +9,10 @@
 
 use serde_json::Value;
 
+use super::remove::{remove, Gone};
 use super::{complete, content, Ctx, FetchError, Origin, Report};
 use crate::ids;
 use crate::mirror::{minute_of, read, text, write, StoreError};
-use crate::notion::NotionError;
 use std::collections::HashMap;
 
 use crate::queue::{self, reason, Kind, Signal, WorkItem};
@@ -38,7 +38,7 @@ pub async fn refresh(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> {
                 fetched = Some((edited, text::page_title(&page)));
                 report.add(write_pages(ctx, vec![page], false, origin, false).await?.0);
             }
-            Err(e) if e.is_gone() => return remove(ctx, &id, &e).await,
+            Err(e) if e.is_gone() => return remove(ctx, Gone::Page, &id, &e).await,
             Err(e) => return Err(e.into()),
         }
     }
@@ -136,36 +136,6 @@ async fn state(ctx: &Ctx, id: &str) -> Result<Option<read::PageState>, StoreErro
 async fn title_of(ctx: &Ctx, id: &str) -> Result<Option<String>, StoreError> {
     let id = id.to_string();
     ctx.store.read(move |c| read::page_title(c, &id)).await
-}
-
-/// Removes a page a direct GET could not see, once users/me proves the token works.
-pub async fn remove(ctx: &Ctx, id: &str, why: &NotionError) -> Result<Report, FetchError> {
-    ctx.token.confirm(&ctx.client).await?;
-    let reason = removal_reason(why);
-    let id = id.to_string();
-    let removed = ctx
-        .store
-        .write(move |c| write::remove_page(c, &id, reason))
-        .await?;
-    if removed {
-        tracing::info!(
-            object = "page",
-            reason = reason.as_str(),
-            "removed from the mirror"
-        );
-    }
-    Ok(Report {
-        written: 0,
-        removed: u64::from(removed),
-    })
-}
-
-/// `not_found` for 404, `restricted` for 403.
-pub fn removal_reason(error: &NotionError) -> write::Removal {
-    match error {
-        NotionError::Restricted(_) => write::Removal::Restricted,
-        _ => write::Removal::NotFound,
-    }
 }
 
 /// Pages a listing wrote whose content needs work.

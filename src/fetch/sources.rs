@@ -9,6 +9,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
+use super::remove::{remove, Gone};
 use super::{pages, Ctx, FetchError, Origin, Report};
 use crate::ids;
 use crate::mirror::{read, write};
@@ -20,18 +21,7 @@ pub async fn refresh_database(ctx: &Ctx, item: &WorkItem) -> Result<Report, Fetc
     let id = item.id.clone();
     let db = match ctx.client.retrieve_database(&id).await {
         Ok(db) => db,
-        Err(e) if e.is_gone() => {
-            ctx.token.confirm(&ctx.client).await?;
-            let why = pages::removal_reason(&e);
-            let removed = ctx
-                .store
-                .write(move |c| write::remove_database(c, &id, why))
-                .await?;
-            return Ok(Report {
-                written: 0,
-                removed: removed as u64,
-            });
-        }
+        Err(e) if e.is_gone() => return remove(ctx, Gone::Database, &id, &e).await,
         Err(e) => return Err(e.into()),
     };
     let listed: Vec<String> = db
@@ -104,7 +94,7 @@ pub async fn refresh_data_source(ctx: &Ctx, item: &WorkItem) -> Result<Report, F
     if wants_get || previous.is_none() {
         let ds = match ctx.client.retrieve_data_source(&id).await {
             Ok(ds) => ds,
-            Err(e) if e.is_gone() => return remove_data_source(ctx, &id, &e).await,
+            Err(e) if e.is_gone() => return remove(ctx, Gone::DataSource, &id, &e).await,
             Err(e) => return Err(e.into()),
         };
         let old: Option<Value> = previous
@@ -253,20 +243,6 @@ async fn refresh_container(
     }
 }
 
-async fn remove_data_source(ctx: &Ctx, id: &str, why: &NotionError) -> Result<Report, FetchError> {
-    ctx.token.confirm(&ctx.client).await?;
-    let reason = pages::removal_reason(why);
-    let id = id.to_string();
-    let removed = ctx
-        .store
-        .write(move |c| write::remove_data_source(c, &id, reason))
-        .await?;
-    Ok(Report {
-        written: 0,
-        removed: removed as u64,
-    })
-}
-
 /// A query answered 404 (which also used to mean "timed out"): only a direct GET decides.
 async fn verify_after_failed_query(
     ctx: &Ctx,
@@ -274,7 +250,7 @@ async fn verify_after_failed_query(
     query_error: NotionError,
 ) -> Result<Report, FetchError> {
     match ctx.client.retrieve_data_source(id).await {
-        Err(e) if e.is_gone() => remove_data_source(ctx, id, &e).await,
+        Err(e) if e.is_gone() => remove(ctx, Gone::DataSource, id, &e).await,
         Err(e) => Err(e.into()),
         Ok(_) => Err(FetchError::Notion(NotionError::Transient(format!(
             "query failed while the data source is readable: {query_error}"

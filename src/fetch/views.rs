@@ -5,24 +5,14 @@
 //! users/me proved the token; removing or changing a view rebuilds the SQL views in the
 //! same transaction.
 
-use super::{pages, Ctx, FetchError, Report};
+use super::remove::{remove, Gone};
+use super::{Ctx, FetchError, Report};
 use crate::mirror::write;
 
 pub async fn refresh(ctx: &Ctx, id: &str) -> Result<Report, FetchError> {
     let view = match ctx.client.retrieve_view(id).await {
         Ok(view) => view,
-        Err(e) if e.is_gone() => {
-            ctx.token.confirm(&ctx.client).await?;
-            let (id, why) = (id.to_string(), pages::removal_reason(&e));
-            let removed = ctx
-                .store
-                .write(move |c| write::remove_view(c, &id, why))
-                .await?;
-            return Ok(Report {
-                written: 0,
-                removed: u64::from(removed),
-            });
-        }
+        Err(e) if e.is_gone() => return remove(ctx, Gone::View, id, &e).await,
         Err(e) => return Err(e.into()),
     };
     let changed = ctx

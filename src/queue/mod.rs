@@ -19,6 +19,8 @@
 //! Files: this one (types and reasons), `sql.rs` (the statements), `wake.rs` (wake-ups).
 
 mod sql;
+#[cfg(test)]
+mod tests;
 mod wake;
 
 pub use sql::*;

@@ -68,6 +68,9 @@ pub struct SimArgs {
     /// Bearer token the API accepts (default `ntn_sim_<seed>`).
     #[arg(long)]
     pub token: Option<String>,
+    /// The workspace's name, as users/me and webhooks give it (default `Acme Sim`).
+    #[arg(long, value_name = "NAME")]
+    pub workspace_name: Option<String>,
 }
 
 impl SimArgs {
@@ -85,6 +88,7 @@ impl SimArgs {
         if let Some(t) = &self.token {
             config.token = t.clone();
         }
+        config.workspace_name = self.workspace_name.clone();
         config.knobs = Knobs {
             rate_limit: (self.rate_limit > 0.0).then_some(RateLimit {
                 rate: self.rate_limit,

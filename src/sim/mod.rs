@@ -149,7 +149,6 @@ mod control;
 pub mod edit_floor;
 pub mod error;
 pub mod events;
-pub mod expect;
 pub mod expected;
 mod file_host;
 pub mod files;
@@ -225,6 +224,9 @@ pub struct SimConfig {
     /// before it); `None` = the real clock. A fixed time makes every answer byte-stable
     /// across runs (the export's golden files rely on it).
     pub now: Option<chrono::DateTime<Utc>>,
+    /// The workspace's name (users/me `bot.workspace_name`, webhook `workspace_name`);
+    /// `None` = "Acme Sim". Lets two simulators side by side look like two workspaces.
+    pub workspace_name: Option<String>,
 }
 
 impl SimConfig {
@@ -236,6 +238,7 @@ impl SimConfig {
             generator,
             knobs: Knobs::default(),
             now: None,
+            workspace_name: None,
         }
     }
 }
@@ -299,7 +302,10 @@ impl Sim {
         let base_url = format!("http://{host}:{}", addr.port());
         let gen = config.generator.clone();
         let now = config.now.unwrap_or_else(Utc::now);
-        let ws = tokio::task::spawn_blocking(move || generate::generate(&gen, now)).await?;
+        let mut ws = tokio::task::spawn_blocking(move || generate::generate(&gen, now)).await?;
+        if let Some(name) = &config.workspace_name {
+            ws.workspace_name = name.clone();
+        }
         let seed = config.generator.seed;
         let file_host = files::FileHost::new(&base_url, &ws.workspace_id, seed);
         let inner = Arc::new(Inner {
@@ -523,7 +529,7 @@ impl Sim {
     /// block name differ between versions; hosted file URLs signed as a rendering now
     /// would sign them).
     pub fn expected_for(&self, version: version::NotionVersion) -> Expected {
-        let mut e = expect::expected(&lock(&self.inner.ws), version);
+        let mut e = expected::build::expected(&lock(&self.inner.ws), version);
         let ttl = self.knobs().file_url_ttl;
         let sign = |v: &mut serde_json::Value| self.inner.files.sign(v, ttl);
         e.pages.values_mut().for_each(|o| sign(&mut o.raw));

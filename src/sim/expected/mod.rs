@@ -5,6 +5,9 @@
 //! (relation, people, title and rich_text arrays complete; `relation.has_more` false), and
 //! without `request_id`.
 
+/// Computing the expectation from the workspace (`Sim::expected()`).
+pub mod build;
+
 use std::collections::BTreeMap;
 
 use serde_json::Value;

@@ -5,15 +5,15 @@
 //! absent; blocks and comments of trashed pages are not expected (a cold sync cannot see
 //! them: search and queries never return trashed pages).
 
-use super::expected::{Expected, ExpectedBlock, ExpectedComment, ExpectedObject};
+use super::{Expected, ExpectedBlock, ExpectedComment, ExpectedObject};
 use std::collections::BTreeMap;
 
-use super::model::{Comment, Holder, Workspace};
-use super::properties::Mode;
-use super::render::{
+use crate::sim::model::{Comment, Holder, Workspace};
+use crate::sim::properties::Mode;
+use crate::sim::render::{
     block_json, comment_json, data_source_json, database_json, page_json, user_json,
 };
-use super::version::{adapt_object, NotionVersion};
+use crate::sim::version::{adapt_object, NotionVersion};
 
 /// Builds the expected mirror content of a mirror speaking `version`.
 pub(crate) fn expected(ws: &Workspace, version: NotionVersion) -> Expected {
@@ -83,7 +83,7 @@ fn expected_canonical(ws: &Workspace) -> Expected {
         out.views.insert(
             v.id.clone(),
             ExpectedObject {
-                raw: super::views::view_json(view),
+                raw: crate::sim::views::view_json(view),
                 in_trash: !listed,
             },
         );
