@@ -106,6 +106,13 @@ pub struct Config {
     /// `auto` (Litestream when its metadata directory is beside the mirror), `daemon`,
     /// or `litestream` (docs/replication.md).
     pub checkpoint: CheckpointMode,
+    /// Record the change feed (`changes`); `sync --no-history` turns it off for that run.
+    pub history: bool,
+    /// Changes older than this are pruned by the daily full sweep
+    /// (`NOTION_MIRROR_HISTORY_DAYS`, `[history] days`); `None`: kept forever.
+    pub history_retention: Option<Duration>,
+    /// Outbound webhook destinations (`[[outbound]]`, docs/history.md).
+    pub outbound: Vec<crate::outbound::Destination>,
 }
 
 /// The HTTP server's limits against slow or hostile clients (see docs/threat-model.md).
@@ -187,6 +194,18 @@ pub struct FileConfig {
     pub comments: FileComments,
     #[serde(default)]
     pub http: FileHttp,
+    #[serde(default)]
+    pub history: FileHistory,
+    /// `[[outbound]]` destinations of the change feed.
+    #[serde(default)]
+    pub outbound: Vec<crate::outbound::FileDestination>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHistory {
+    /// Keep changes this many days (0 or absent: forever).
+    pub days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -242,6 +261,10 @@ pub struct Overrides {
     pub no_block_comments: bool,
     pub request_timeout_secs: Option<u64>,
     pub checkpoint: Option<String>,
+    /// `NOTION_MIRROR_HISTORY_DAYS` / `--history-days`.
+    pub history_days: Option<u64>,
+    /// `sync --no-history`.
+    pub no_history: bool,
 }
 
 impl Config {
@@ -290,6 +313,13 @@ impl Config {
                 Err(e) => (None, Some(e.to_string())),
             };
         let notion_version = notion_version(over.notion_version.clone().or(file.notion_version))?;
+        let outbound = crate::outbound::destinations(file.outbound).map_err(|message| {
+            ConfigError::Invalid {
+                what: "[[outbound]] destination".into(),
+                message,
+            }
+        })?;
+        let history_days = over.history_days.or(file.history.days).filter(|d| *d > 0);
         let config = Config {
             token,
             token_problem,
@@ -349,6 +379,9 @@ impl Config {
             ),
             http: http_limits(&file.http),
             checkpoint,
+            history: !over.no_history,
+            history_retention: history_days.map(|d| Duration::from_secs(d.saturating_mul(86_400))),
+            outbound,
         };
         config.validate()?;
         Ok(config)
@@ -422,6 +455,8 @@ impl Config {
     pub fn store_options(&self) -> crate::mirror::StoreOptions {
         crate::mirror::StoreOptions {
             checkpoint: self.checkpoint,
+            history: self.history,
+            cause: None,
         }
     }
 

@@ -1,11 +1,13 @@
 //! The mirror: the SQLite file users query. Schema and migrations (`open`), the one writer
-//! (`store`), object upserts and removals (`write`), plain-text rendering (`text`),
+//! (`store`), object upserts and removals (`write`), the change feed's states and diffs
+//! (`changes`), plain-text rendering (`text`),
 //! property values (`properties`), typed views (`views`), Notion views as SQL views
 //! (`view_sql`), and read helpers (`read`).
 //!
 //! Invariant: this module is the only code that writes mirror tables, and every write goes
 //! through the single writer thread in [`store::Store`].
 
+pub mod changes;
 pub mod checkpoint;
 pub mod known;
 pub mod open;
@@ -34,6 +36,7 @@ pub const USER_TABLES: &[&str] = &[
     "webhook_events",
     "sync_runs",
     "views",
+    "changes",
 ];
 
 /// The schema's other names (with the FTS5 shadow tables): typed views never take them.
@@ -48,6 +51,9 @@ pub const INTERNAL_NAMES: &[&str] = &[
     "queue",
     "typed_views",
     "view_sql",
+    "page_history",
+    "outbound",
+    "sqlite_sequence",
 ];
 
 /// Errors from the mirror store. None is retryable by waiting: they are disk, schema or

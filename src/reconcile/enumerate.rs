@@ -188,7 +188,9 @@ pub(super) async fn enumerate(
     Ok(listed)
 }
 
-/// Parked work gets a fresh start; finished webhook events past retention go.
+/// Parked work gets a fresh start; finished webhook events past retention go, and so do
+/// changes past the history retention (`NOTION_MIRROR_HISTORY_DAYS`) that every outbound
+/// destination has handled.
 async fn housekeeping(ctx: &Ctx, options: &SweepOptions) -> Result<(), FetchError> {
     let revived = ctx
         .store
@@ -204,6 +206,16 @@ async fn housekeeping(ctx: &Ctx, options: &SweepOptions) -> Result<(), FetchErro
         .await?;
     if pruned > 0 {
         tracing::info!(events = pruned, "old webhook events pruned");
+    }
+    if let Some(keep) = options.history_retention {
+        let cutoff = queue::iso_ms(queue::now_ms() - keep.as_millis() as i64);
+        let pruned = ctx
+            .store
+            .write(move |c| write::changes::prune_changes(c, &cutoff))
+            .await?;
+        if pruned > 0 {
+            tracing::info!(changes = pruned, "changes past the history retention pruned");
+        }
     }
     Ok(())
 }

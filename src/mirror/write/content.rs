@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
+use super::changes::{Place, Version};
 use super::{
     clean_raw, id_of, parent_of, str_field, tombstone, trashed, Incoming, Removal, Upsert,
 };
@@ -64,17 +65,30 @@ pub fn upsert_blocks(
                 text = title;
             }
         }
+        let before = super::changes::block_before(conn, &id)?;
+        let in_trash = trashed(&raw);
+        let (raw, parent_id) = (raw.to_string(), ids::normalize_or_keep(&block.parent_id));
         changed += stmt.execute(params![
             id,
-            raw.to_string(),
+            raw,
             page_id,
-            ids::normalize_or_keep(&block.parent_id),
+            parent_id,
             block.position,
             kind,
             has_children,
             text,
-            trashed(&raw),
+            in_trash,
         ])? as u64;
+        let after = Version {
+            raw,
+            place: Some(Place {
+                parent: parent_id,
+                position: block.position,
+                text,
+                kind,
+            }),
+        };
+        super::changes::note_block(conn, page_id, &id, before, Some(after))?;
     }
     Ok(changed)
 }
@@ -197,13 +211,14 @@ pub fn replace_children(
 
 /// Deletes a block and everything under it; returns how many rows went.
 fn delete_subtree(conn: &Connection, id: &str) -> Result<u64, StoreError> {
-    let n = conn.execute(
+    super::changes::delete_blocks(
+        conn,
         "WITH RECURSIVE d(id) AS (
              SELECT ?1 UNION SELECT b.id FROM blocks b JOIN d ON b.parent_id = d.id)
-         DELETE FROM blocks WHERE id IN (SELECT id FROM d)",
-        [id],
-    )?;
-    Ok(n as u64)
+         DELETE FROM blocks WHERE id IN (SELECT id FROM d)
+         RETURNING id, raw, parent_id, position, text, type, page_id",
+        id,
+    )
 }
 
 fn delete_blocks_not_in(
@@ -219,9 +234,13 @@ fn delete_blocks_not_in(
             .filter(|id| !keep.contains(id))
             .collect()
     };
-    let mut delete = conn.prepare_cached("DELETE FROM blocks WHERE id = ?1")?;
     for id in &stale {
-        delete.execute([id])?;
+        super::changes::delete_blocks(
+            conn,
+            "DELETE FROM blocks WHERE id = ?1
+             RETURNING id, raw, parent_id, position, text, type, page_id",
+            id,
+        )?;
     }
     Ok(stale.len() as u64)
 }
@@ -324,6 +343,7 @@ pub fn replace_page_comments(
 
 /// Removes one comment with a tombstone.
 pub fn remove_comment(conn: &Connection, id: &str, why: Removal) -> Result<bool, StoreError> {
+    super::changes::note_removed(conn, "comment", id)?;
     let n = conn
         .prepare_cached("DELETE FROM comments WHERE id = ?1")?
         .execute([id])?;

@@ -1,13 +1,16 @@
 //! Object upserts and removals, each a plain function over the writer's `&Connection`:
 //! pages, databases, data sources and users (`objects`), blocks and comments (`content`),
-//! settings and sweep records (`runs`), and the helpers they share (here).
+//! settings and sweep records (`runs`), the change feed's recorder (`changes`), and the
+//! helpers they share (here).
 //!
 //! Invariants: ids are normalized before they are keys; `raw` never carries `request_id`;
 //! a page upsert keeps its content bookkeeping (`content_edited_time`), re-renders its
 //! `property_values` only when `raw` changed (or the rows were damaged), and keeps the text
 //! of the `child_page` block that stands for it in step; removing an object removes what
-//! hangs off it and writes a tombstone; an object that comes back loses its tombstone.
+//! hangs off it and writes a tombstone; an object that comes back loses its tombstone;
+//! every upsert and removal notes its change for the feed (`changes`).
 
+pub mod changes;
 mod content;
 mod objects;
 mod runs;
@@ -117,8 +120,10 @@ impl Incoming {
         })
     }
 
-    /// Call after writing: an object new to the mirror loses any tombstone it had.
+    /// Call after writing: the change is noted for the feed, and an object new to the
+    /// mirror loses any tombstone it had.
     pub(crate) fn written(&self, conn: &Connection, object: &str) -> Result<Upsert, StoreError> {
+        changes::note_upsert(conn, object, &self.id, self.previous.as_deref(), &self.raw)?;
         if self.previous.is_none() {
             forget_tombstone(conn, object, &self.id)?;
             return Ok(Upsert::New);
