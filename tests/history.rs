@@ -132,3 +132,118 @@ async fn every_kind_of_edit_records_exactly_its_changes() {
     }
     println!("{}", tried.join("\n"));
 }
+
+/// Waits until the webhook sender delivered everything and the queue is idle.
+async fn settle(sim: &notion_mirror::sim::Sim, config: &Config) {
+    let sender = sim.webhooks().expect("webhooks on");
+    assert!(sender.quiesce(std::time::Duration::from_secs(30)).await);
+    common::wait_queue_idle(config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_edits_are_recorded_once_with_their_cause_and_follow_prints_them() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let sim = common::sim(GenConfig::small(33), Knobs::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config(&sim, dir.path());
+    let daemon = common::start_daemon(&config).await;
+    common::wait_queue_idle(&config).await;
+    let cold = rows_after(&config, 0);
+    assert!(cold.iter().all(|r| r.kind == "created" && r.cause.as_deref() == Some("full")));
+    let mut hooks = sim.default_webhook_config(&format!("http://{}/webhook", daemon.addr));
+    hooks.aggregation_window = Duration::from_millis(100);
+    hooks.max_extra_delay = Duration::ZERO;
+    sim.start_webhooks(hooks);
+    assert_eq!(sim.webhooks().unwrap().send_verification().await, Ok(200));
+
+    // `changes --follow --json`, the real binary, beside the daemon.
+    let mut follow = Command::new(common::binary())
+        .args(["changes", "--follow", "--json", "--db"])
+        .arg(&config.db_path)
+        .env_clear()
+        .env("HOME", dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("changes --follow starts");
+    let (lines, printed) = std::sync::mpsc::channel::<(String, Instant)>();
+    let stdout = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send((line, Instant::now())).is_err() {
+                return;
+            }
+        }
+    });
+    let mut followed: Vec<(Value, Instant)> = Vec::new();
+
+    let mut rng = SimRng::new(5);
+    for kind in ["edit", "append", "delete_block", "props", "rename", "comment", "move", "trash"] {
+        let Some((m, exact, meant)) =
+            sim.mutate_kind_with_changes(&mut rng, kind, config.notion_version)
+        else {
+            continue;
+        };
+        let seq = last_seq(&config);
+        settle(&sim, &config).await;
+        // Webhook work fetches what the events name; an incremental sweep brings the rest
+        // (a page's new last_edited_time after a block edit): that adds no row.
+        common::sweep_and_settle(&daemon, &config, SweepKind::Incremental).await;
+        common::wait_queue_idle(&config).await;
+        common::assert_mirror_equals(&sim, &config, Scope::default());
+        let rows = rows_after(&config, seq);
+        let got = sorted(rows.iter().map(as_change).collect());
+        assert_eq!(got, sorted(exact), "{kind}: {m:?}");
+        for e in &meant {
+            let row = rows.iter().find(|r| e.met_by(&as_change(r)));
+            let row = row.unwrap_or_else(|| panic!("{kind}: {m:?} lacks {e:?} in {got:?}"));
+            assert_eq!(row.cause.as_deref(), Some("webhook"), "{kind}: {row:?}");
+        }
+        // `--follow` printed each of them (bounded wait; its poll is 200 ms).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while followed.iter().filter(|(v, _)| v["seq"].as_i64() > Some(seq)).count() < rows.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (line, at) = printed.recv_timeout(left).expect("--follow prints the new rows");
+            followed.push((serde_json::from_str(&line).expect("a JSON line"), at));
+        }
+    }
+    // The lines are the rows, in seq order, each once.
+    let seqs: Vec<i64> = followed.iter().map(|(v, _)| v["seq"].as_i64().unwrap()).collect();
+    let mut sorted_seqs = seqs.clone();
+    sorted_seqs.sort();
+    sorted_seqs.dedup();
+    assert_eq!(seqs, sorted_seqs);
+    let all = rows_after(&config, cold.last().map_or(0, |r| r.seq));
+    assert_eq!(seqs, all.iter().map(|r| r.seq).collect::<Vec<_>>());
+    assert_eq!(followed[0].0, all[0].to_json());
+    // SIGINT ends it cleanly.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(follow.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert!(follow.wait().unwrap().success());
+    // A reader that goes away (`| head -1`) ends it cleanly too.
+    let mut head = Command::new(common::binary())
+        .args(["changes", "--db"])
+        .arg(&config.db_path)
+        .env_clear()
+        .env("HOME", dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(head.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("{\"seq\":1,"), "{first}");
+    let status = head.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut head.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success() && err.is_empty(), "{status}: {err}");
+    daemon.stop().await;
+}

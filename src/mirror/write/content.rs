@@ -209,12 +209,15 @@ pub fn replace_children(
     Ok(changed + removed)
 }
 
-/// Deletes a block and everything under it; returns how many rows went.
+/// Deletes a block and everything under it in the same page's content; returns how many
+/// rows went. A `child_page` block's children are that page's own content (their
+/// `parent_id` is the page's id, which is the block's): they stay with their page.
 fn delete_subtree(conn: &Connection, id: &str) -> Result<u64, StoreError> {
     super::changes::delete_blocks(
         conn,
         "WITH RECURSIVE d(id) AS (
-             SELECT ?1 UNION SELECT b.id FROM blocks b JOIN d ON b.parent_id = d.id)
+             SELECT ?1 UNION SELECT b.id FROM blocks b JOIN d ON b.parent_id = d.id
+             WHERE b.page_id = (SELECT page_id FROM blocks WHERE id = ?1))
          DELETE FROM blocks WHERE id IN (SELECT id FROM d)
          RETURNING id, raw, parent_id, position, text, type, page_id",
         id,
@@ -364,6 +367,28 @@ mod tests {
             parent_id: parent.into(),
             position: 0,
         }
+    }
+
+    #[test]
+    fn a_child_page_block_leaving_its_parent_leaves_the_child_pages_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = crate::mirror::open::open_read_write(&dir.path().join("m.db")).unwrap();
+        let parent = "00000000-0000-4000-8000-00000000000a";
+        let child = "00000000-0000-4000-8000-00000000000b";
+        let para = "00000000-0000-4000-8000-00000000000c";
+        upsert_blocks(&c, parent, &[block(child, parent, "child_page", true)]).unwrap();
+        replace_page_blocks(&c, child, &[block(para, child, "paragraph", false)], "t", "t")
+            .unwrap();
+        // The child page is trashed: its block leaves the parent's list.
+        replace_children(&c, parent, parent, &[], &[]).unwrap();
+        let left: Vec<String> = c
+            .prepare("SELECT id FROM blocks ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(left, vec![para.to_string()]);
     }
 
     #[test]
