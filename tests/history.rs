@@ -289,3 +289,113 @@ async fn a_resync_of_an_unchanged_workspace_adds_no_row_even_with_re_signed_file
     assert_eq!(last_seq(&config), cold, "{:?}", rows_after(&config, cold));
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_webhooks_reach_a_flaky_receiver_once_per_seq_across_kill_9() {
+    use common::process;
+    use std::time::Duration;
+
+    let secret = "outbound-secret";
+    let (receiver, got) = common::receiver::start(secret, 4).await;
+    let sim = common::sim(GenConfig::small(13), Knobs::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mirror.db");
+    let config_file = dir.path().join("config.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "[[outbound]]\nname = \"test\"\nurl = \"http://{receiver}/hook?token=t\"\nsecret = \"{secret}\"\nbackoff_max_secs = 1\n"
+        ),
+    )
+    .unwrap();
+    let env = [("NOTION_MIRROR_CONFIG", config_file.display().to_string())];
+    let addr = process::free_addr();
+    let log = dir.path().join("daemon.log");
+    // Slow enough that the cold sync is still writing changes when the daemon is killed.
+    let mut daemon = process::daemon(&sim, &db, addr, 40, &log, &env);
+    process::wait_healthy(&mut daemon, addr).await;
+    let seen = |n: usize| {
+        let got = got.clone();
+        move || {
+            let got = got.clone();
+            async move { got.lock().unwrap().seqs.len() >= n }
+        }
+    };
+    common::wait_for("a first delivery", Duration::from_secs(60), seen(1)).await;
+    daemon.kill9();
+    let before_kill = got.lock().unwrap().seqs.len();
+    let mut daemon = process::daemon(&sim, &db, addr, 1000, &log, &env);
+    process::wait_healthy(&mut daemon, addr).await;
+    let config = {
+        let mut c = common::config(&sim, dir.path());
+        c.db_path = db.clone();
+        c
+    };
+    common::wait_sweeps(&config, "full", 1).await;
+    common::wait_queue_idle(&config).await;
+    // Edits, then a SIGHUP resync: more changes to deliver.
+    sim.mutate_random(3, 15, notion_mirror::sim::MutationMix::default());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.child.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    common::wait_sweeps(&config, "resync", 1).await;
+    common::wait_queue_idle(&config).await;
+    let newest = last_seq(&config);
+    let all = {
+        let got = got.clone();
+        move || {
+            let got = got.clone();
+            async move { got.lock().unwrap().seqs.keys().next_back() == Some(&newest) }
+        }
+    };
+    common::wait_for("every change delivered", Duration::from_secs(60), all).await;
+    let r = got.lock().unwrap();
+    let table: Vec<i64> = rows_after(&config, 0).iter().map(|c| c.seq).collect();
+    assert_eq!(r.seqs.keys().copied().collect::<Vec<_>>(), table, "every seq, once after dedupe");
+    assert_eq!((r.bad_signatures, r.bad_seq_headers, r.out_of_order), (0, 0, 0));
+    assert!(r.failed > 0, "the receiver failed some POSTs");
+    assert!(r.largest <= 100);
+    println!(
+        "outbound: {} changes, {} posts ({} answered 503), {} delivered again after kill -9 (delivered before it: {before_kill})",
+        table.len(),
+        r.posts,
+        r.failed,
+        r.duplicates()
+    );
+    drop(r);
+    // `status` and `/metrics` show the destination caught up.
+    let status = std::process::Command::new(common::binary())
+        .args(["status", "--json", "--db"])
+        .arg(&db)
+        .env_clear()
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let dest = &status["outbound"][0];
+    assert_eq!(dest["name"], "test");
+    assert_eq!(dest["url"], format!("http://{receiver}"), "no path, no token");
+    assert_eq!((dest["cursor"].as_i64(), dest["lag"].as_i64()), (Some(newest), Some(0)));
+    let metrics = common::http()
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!("notion_mirror_outbound_cursor{{destination=\"test\"}} {newest}")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("notion_mirror_outbound_lag{destination=\"test\"} 0"));
+    assert!(!metrics.contains("token=t") && !process::Proc::log_text(&daemon).contains("token=t"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(daemon.child.wait().unwrap().success());
+}
