@@ -399,3 +399,41 @@ async fn outbound_webhooks_reach_a_flaky_receiver_once_per_seq_across_kill_9() {
     .unwrap();
     assert!(daemon.child.wait().unwrap().success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_prunes_in_the_full_sweep_and_sync_without_history_records_nothing() {
+    let sim = common::sim(GenConfig::small(4), Knobs::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(&sim, dir.path());
+    common::sync(&config).await;
+    let cold = last_seq(&config);
+    assert!(cold > 0);
+    // History kept 0 days: the next full sweep prunes everything written before it.
+    config.history_retention = Some(std::time::Duration::ZERO);
+    sim.mutate_random(8, 5, notion_mirror::sim::MutationMix::default());
+    common::sync(&config).await;
+    let rows = rows_after(&config, 0);
+    assert!(rows.iter().all(|r| r.seq > cold), "older rows pruned: {}", rows.len());
+    let kept = last_seq(&config);
+    // `sync --no-history`: the mirror follows, the feed does not.
+    config.history_retention = None;
+    config.history = false;
+    let no_comments = notion_mirror::sim::MutationMix {
+        comments: false,
+        ..notion_mirror::sim::MutationMix::default()
+    };
+    assert_eq!(sim.mutate_random(9, 5, no_comments).len(), 5);
+    common::sync(&config).await;
+    common::assert_mirror_equals(&sim, &config, Scope::default());
+    assert_eq!(last_seq(&config), kept);
+    // Seqs are never reused after pruning.
+    config.history = true;
+    sim.mutate(Mutation::RenamePage {
+        page_id: sim.read(|ws| ws.standalone_page_ids()[0].clone()),
+        title: "Renamed once more".into(),
+    })
+    .unwrap();
+    common::sync(&config).await;
+    assert!(rows_after(&config, 0).iter().all(|r| r.seq > cold));
+    assert!(last_seq(&config) > kept);
+}
