@@ -144,22 +144,23 @@ pub async fn changes(args: &ChangesArgs) -> anyhow::Result<ExitCode> {
                 return Err(crate::config::ConfigError::Invalid {
                     what: "--object".into(),
                     message: format!(
-                        "`{o}` is not one of page, database, data_source, block, comment, user, view"
-                    ),
+                    "`{o}` is not one of page, database, data_source, block, comment, user, view"
+                ),
                 }
                 .into())
             }
         },
     };
-    let id = match &args.id {
-        None => None,
-        Some(id) => Some(crate::ids::normalize(id).ok_or_else(|| {
-            crate::config::ConfigError::Invalid {
-                what: "--id".into(),
-                message: format!("`{id}` is not a Notion id"),
-            }
-        })?),
-    };
+    let id =
+        match &args.id {
+            None => None,
+            Some(id) => Some(crate::ids::normalize(id).ok_or_else(|| {
+                crate::config::ConfigError::Invalid {
+                    what: "--id".into(),
+                    message: format!("`{id}` is not a Notion id"),
+                }
+            })?),
+        };
     let stdout = std::io::stdout();
     let options = crate::history::command::Options {
         since: args.since,

@@ -35,7 +35,11 @@ fn as_change(r: &ChangeRow) -> Change {
         fields: r
             .fields
             .as_array()
-            .map(|f| f.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .map(|f| {
+                f.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default(),
         before: map(&r.before),
         after: map(&r.after),
@@ -50,10 +54,14 @@ fn sorted(mut changes: Vec<Change>) -> Vec<Change> {
 }
 
 async fn resync(config: &Config) {
-    let end = notion_mirror::sync::run_kind(config, SweepKind::Resync, CancellationToken::new(), false)
-        .await
-        .expect("resync runs");
-    assert!(matches!(end, notion_mirror::sync::SyncEnd::Complete(_)), "{end:?}");
+    let end =
+        notion_mirror::sync::run_kind(config, SweepKind::Resync, CancellationToken::new(), false)
+            .await
+            .expect("resync runs");
+    assert!(
+        matches!(end, notion_mirror::sync::SyncEnd::Complete(_)),
+        "{end:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +72,9 @@ async fn every_kind_of_edit_records_exactly_its_changes() {
     common::sync(&config).await;
     // The cold sync: one `created` row per object, nothing else.
     let cold = rows_after(&config, 0);
-    assert!(cold.iter().all(|r| r.kind == "created" && r.cause.as_deref() == Some("sync")));
+    assert!(cold
+        .iter()
+        .all(|r| r.kind == "created" && r.cause.as_deref() == Some("sync")));
     let mut ids: Vec<&str> = cold.iter().map(|r| r.id.as_str()).collect();
     ids.sort();
     let n = ids.len();
@@ -92,29 +102,57 @@ async fn every_kind_of_edit_records_exactly_its_changes() {
         let want = sorted(exact);
         assert_eq!(got, want, "{kind}: {m:?}");
         for e in &meant {
-            assert!(got.iter().any(|c| e.met_by(c)), "{kind}: {m:?} lacks {e:?} in {got:?}");
+            assert!(
+                got.iter().any(|c| e.met_by(c)),
+                "{kind}: {m:?} lacks {e:?} in {got:?}"
+            );
         }
-        if std::env::var("SHOW").is_ok() { for c in &got { println!("{kind}: {:?} {} {:?} {:?} -> {:?}", c.object, c.kind.as_str(), c.fields, c.before, c.after); } }
+        if std::env::var("SHOW").is_ok() {
+            for c in &got {
+                println!(
+                    "{kind}: {:?} {} {:?} {:?} -> {:?}",
+                    c.object,
+                    c.kind.as_str(),
+                    c.fields,
+                    c.before,
+                    c.after
+                );
+            }
+        }
         tried.push(format!("{kind}: {} row(s)", got.len()));
     }
     // Edits the random picks may miss: deleting a first block shifts its siblings (no
     // move), appending under a nested block.
     let (first, nested) = sim.read(|ws| {
         let text = |b: &&notion_mirror::sim::model::Block| b.data.get("rich_text").is_some();
-        let first = ws.pages.values().filter(|p| !p.in_trash && ws.visible(&p.id)).find_map(|p| {
-            let kids = ws.live_children(&p.id);
-            (kids.len() >= 3 && kids.iter().all(text)).then(|| kids[0].id.clone())
-        });
+        let first = ws
+            .pages
+            .values()
+            .filter(|p| !p.in_trash && ws.visible(&p.id))
+            .find_map(|p| {
+                let kids = ws.live_children(&p.id);
+                (kids.len() >= 3 && kids.iter().all(text)).then(|| kids[0].id.clone())
+            });
         let nested = ws
             .blocks
             .values()
-            .find(|b| b.btype == "toggle" && !b.in_trash && ws.pages.get(&b.page_id).is_some_and(|p| !p.in_trash && ws.visible(&p.id)))
+            .find(|b| {
+                b.btype == "toggle"
+                    && !b.in_trash
+                    && ws
+                        .pages
+                        .get(&b.page_id)
+                        .is_some_and(|p| !p.in_trash && ws.visible(&p.id))
+            })
             .map(|b| b.id.clone());
         (first, nested)
     });
     let explicit = [
         first.map(|block_id| Mutation::DeleteBlock { block_id }),
-        nested.map(|parent_id| Mutation::AppendBlocks { parent_id, texts: vec!["nested".into()] }),
+        nested.map(|parent_id| Mutation::AppendBlocks {
+            parent_id,
+            texts: vec!["nested".into()],
+        }),
     ];
     for m in explicit.into_iter().flatten() {
         let before = sim.expected_for(config.notion_version);
@@ -125,9 +163,15 @@ async fn every_kind_of_edit_records_exactly_its_changes() {
         let got = sorted(rows_after(&config, seq).iter().map(as_change).collect());
         assert_eq!(got, sorted(changes::between(&before, &after)), "{m:?}");
         for e in changes::of_mutation(&m, &outcome, &before, &after) {
-            assert!(got.iter().any(|c| e.met_by(c)), "{m:?} lacks {e:?} in {got:?}");
+            assert!(
+                got.iter().any(|c| e.met_by(c)),
+                "{m:?} lacks {e:?} in {got:?}"
+            );
         }
-        assert!(got.iter().all(|c| c.kind != Kind::Moved), "{m:?} moved nothing: {got:?}");
+        assert!(
+            got.iter().all(|c| c.kind != Kind::Moved),
+            "{m:?} moved nothing: {got:?}"
+        );
         tried.push(format!("{m:?}: {} row(s)", got.len()));
     }
     println!("{}", tried.join("\n"));
@@ -152,7 +196,9 @@ async fn webhook_edits_are_recorded_once_with_their_cause_and_follow_prints_them
     let daemon = common::start_daemon(&config).await;
     common::wait_queue_idle(&config).await;
     let cold = rows_after(&config, 0);
-    assert!(cold.iter().all(|r| r.kind == "created" && r.cause.as_deref() == Some("full")));
+    assert!(cold
+        .iter()
+        .all(|r| r.kind == "created" && r.cause.as_deref() == Some("full")));
     let mut hooks = sim.default_webhook_config(&format!("http://{}/webhook", daemon.addr));
     hooks.aggregation_window = Duration::from_millis(100);
     hooks.max_extra_delay = Duration::ZERO;
@@ -181,7 +227,16 @@ async fn webhook_edits_are_recorded_once_with_their_cause_and_follow_prints_them
     let mut followed: Vec<(Value, Instant)> = Vec::new();
 
     let mut rng = SimRng::new(5);
-    for kind in ["edit", "append", "delete_block", "props", "rename", "comment", "move", "trash"] {
+    for kind in [
+        "edit",
+        "append",
+        "delete_block",
+        "props",
+        "rename",
+        "comment",
+        "move",
+        "trash",
+    ] {
         let Some((m, exact, meant)) =
             sim.mutate_kind_with_changes(&mut rng, kind, config.notion_version)
         else {
@@ -204,14 +259,24 @@ async fn webhook_edits_are_recorded_once_with_their_cause_and_follow_prints_them
         }
         // `--follow` printed each of them (bounded wait; its poll is 200 ms).
         let deadline = Instant::now() + Duration::from_secs(30);
-        while followed.iter().filter(|(v, _)| v["seq"].as_i64() > Some(seq)).count() < rows.len() {
+        while followed
+            .iter()
+            .filter(|(v, _)| v["seq"].as_i64() > Some(seq))
+            .count()
+            < rows.len()
+        {
             let left = deadline.saturating_duration_since(Instant::now());
-            let (line, at) = printed.recv_timeout(left).expect("--follow prints the new rows");
+            let (line, at) = printed
+                .recv_timeout(left)
+                .expect("--follow prints the new rows");
             followed.push((serde_json::from_str(&line).expect("a JSON line"), at));
         }
     }
     // The lines are the rows, in seq order, each once.
-    let seqs: Vec<i64> = followed.iter().map(|(v, _)| v["seq"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> = followed
+        .iter()
+        .map(|(v, _)| v["seq"].as_i64().unwrap())
+        .collect();
     let mut sorted_seqs = seqs.clone();
     sorted_seqs.sort();
     sorted_seqs.dedup();
@@ -351,20 +416,28 @@ async fn outbound_webhooks_reach_a_flaky_receiver_once_per_seq_across_kill_9() {
         }
     };
     common::wait_for("every change delivered", Duration::from_secs(60), all).await;
-    let r = got.lock().unwrap();
-    let table: Vec<i64> = rows_after(&config, 0).iter().map(|c| c.seq).collect();
-    assert_eq!(r.seqs.keys().copied().collect::<Vec<_>>(), table, "every seq, once after dedupe");
-    assert_eq!((r.bad_signatures, r.bad_seq_headers, r.out_of_order), (0, 0, 0));
-    assert!(r.failed > 0, "the receiver failed some POSTs");
-    assert!(r.largest <= 100);
-    println!(
-        "outbound: {} changes, {} posts ({} answered 503), {} delivered again after kill -9 (delivered before it: {before_kill})",
-        table.len(),
-        r.posts,
-        r.failed,
-        r.duplicates()
-    );
-    drop(r);
+    {
+        let r = got.lock().unwrap();
+        let table: Vec<i64> = rows_after(&config, 0).iter().map(|c| c.seq).collect();
+        assert_eq!(
+            r.seqs.keys().copied().collect::<Vec<_>>(),
+            table,
+            "every seq, once after dedupe"
+        );
+        assert_eq!(
+            (r.bad_signatures, r.bad_seq_headers, r.out_of_order),
+            (0, 0, 0)
+        );
+        assert!(r.failed > 0, "the receiver failed some POSTs");
+        assert!(r.largest <= 100);
+        println!(
+            "outbound: {} changes, {} posts ({} answered 503), {} delivered again after kill -9 (delivered before it: {before_kill})",
+            table.len(),
+            r.posts,
+            r.failed,
+            r.duplicates()
+        );
+    }
     // `status` and `/metrics` show the destination caught up.
     let status = std::process::Command::new(common::binary())
         .args(["status", "--json", "--db"])
@@ -376,8 +449,15 @@ async fn outbound_webhooks_reach_a_flaky_receiver_once_per_seq_across_kill_9() {
     let status: Value = serde_json::from_slice(&status.stdout).unwrap();
     let dest = &status["outbound"][0];
     assert_eq!(dest["name"], "test");
-    assert_eq!(dest["url"], format!("http://{receiver}"), "no path, no token");
-    assert_eq!((dest["cursor"].as_i64(), dest["lag"].as_i64()), (Some(newest), Some(0)));
+    assert_eq!(
+        dest["url"],
+        format!("http://{receiver}"),
+        "no path, no token"
+    );
+    assert_eq!(
+        (dest["cursor"].as_i64(), dest["lag"].as_i64()),
+        (Some(newest), Some(0))
+    );
     let metrics = common::http()
         .get(format!("http://{addr}/metrics"))
         .send()
@@ -387,7 +467,9 @@ async fn outbound_webhooks_reach_a_flaky_receiver_once_per_seq_across_kill_9() {
         .await
         .unwrap();
     assert!(
-        metrics.contains(&format!("notion_mirror_outbound_cursor{{destination=\"test\"}} {newest}")),
+        metrics.contains(&format!(
+            "notion_mirror_outbound_cursor{{destination=\"test\"}} {newest}"
+        )),
         "{metrics}"
     );
     assert!(metrics.contains("notion_mirror_outbound_lag{destination=\"test\"} 0"));
@@ -413,7 +495,11 @@ async fn retention_prunes_in_the_full_sweep_and_sync_without_history_records_not
     sim.mutate_random(8, 5, notion_mirror::sim::MutationMix::default());
     common::sync(&config).await;
     let rows = rows_after(&config, 0);
-    assert!(rows.iter().all(|r| r.seq > cold), "older rows pruned: {}", rows.len());
+    assert!(
+        rows.iter().all(|r| r.seq > cold),
+        "older rows pruned: {}",
+        rows.len()
+    );
     let kept = last_seq(&config);
     // `sync --no-history`: the mirror follows, the feed does not.
     config.history_retention = None;

@@ -183,7 +183,9 @@ fn the_demo_shows_each_edit_arriving_and_exits_zero() {
         "data_source \"Tasks\" updated · schema:",
     ] {
         assert!(
-            stdout.lines().any(|l| l.contains("changes> #") && l.contains(line)),
+            stdout
+                .lines()
+                .any(|l| l.contains("changes> #") && l.contains(line)),
             "no feed line with {line}: {stdout}"
         );
     }

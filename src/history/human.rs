@@ -41,7 +41,10 @@ fn label(conn: &Connection, row: &ChangeRow) -> Option<String> {
         "data_source" => ("SELECT title FROM data_sources WHERE id = ?1", &row.id),
         "user" => ("SELECT name FROM users WHERE id = ?1", &row.id),
         "view" => ("SELECT name FROM views WHERE id = ?1", &row.id),
-        _ => ("SELECT title FROM pages WHERE id = ?1", row.page_id.as_ref()?),
+        _ => (
+            "SELECT title FROM pages WHERE id = ?1",
+            row.page_id.as_ref()?,
+        ),
     };
     conn.prepare_cached(sql)
         .ok()?
@@ -69,7 +72,11 @@ pub fn line(conn: &Connection, row: &ChangeRow) -> String {
     let mut out = format!("#{} {time} {}", row.seq, row.object);
     match label(conn, row) {
         Some(title) if row.object == "block" || row.object == "comment" => {
-            out.push_str(&format!(" {} in \"{}\"", short_id(&row.id), short(Some(&Value::String(title)))));
+            out.push_str(&format!(
+                " {} in \"{}\"",
+                short_id(&row.id),
+                short(Some(&Value::String(title)))
+            ));
         }
         Some(title) => out.push_str(&format!(" \"{}\"", short(Some(&Value::String(title))))),
         None => out.push_str(&format!(" {}", short_id(&row.id))),

@@ -119,7 +119,8 @@ impl Delivery {
                     if let Err(err) = store.write(move |c| super::failed(c, &n, &e)).await {
                         tracing::debug!(error = %err, "cannot record an outbound failure");
                     }
-                    let wait = backoff::delay(failures - 1, BACKOFF_BASE, self.destination.backoff_max);
+                    let wait =
+                        backoff::delay(failures - 1, BACKOFF_BASE, self.destination.backoff_max);
                     if !pause(wait, &shutdown).await {
                         return;
                     }
@@ -180,7 +181,10 @@ impl Delivery {
         );
         let now = crate::queue::now_ms();
         let filter = self.destination.filter();
-        for row in rows.iter().filter(|r| r.seq <= batch.cursor && filter.matches(r)) {
+        for row in rows
+            .iter()
+            .filter(|r| r.seq <= batch.cursor && filter.matches(r))
+        {
             if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&row.at) {
                 let secs = (now - at.timestamp_millis()).max(0) as f64 / 1000.0;
                 self.metrics.observe(
@@ -195,7 +199,10 @@ impl Delivery {
     fn count(&self, outcome: &str) {
         self.metrics.inc(
             "notion_mirror_outbound_posts_total",
-            &[("destination", &self.destination.name), ("outcome", outcome)],
+            &[
+                ("destination", &self.destination.name),
+                ("outcome", outcome),
+            ],
         );
     }
 

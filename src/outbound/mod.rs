@@ -120,7 +120,11 @@ pub fn destinations(file: Vec<FileDestination>) -> Result<Vec<Destination>, Stri
         let start_now = match d.start.as_deref() {
             None | Some("all") => false,
             Some("now") => true,
-            Some(other) => return Err(format!("{which}: start must be `all` or `now`, got `{other}`")),
+            Some(other) => {
+                return Err(format!(
+                    "{which}: start must be `all` or `now`, got `{other}`"
+                ))
+            }
         };
         let name = d.name.unwrap_or_else(|| default_name(&d.url));
         if name.trim().is_empty() || !names.insert(name.clone()) {
@@ -294,20 +298,36 @@ mod tests {
         let ok = destinations(vec![file("https://hooks.example.com/T1/B2/token?x=1")]).unwrap();
         assert!(ok[0].name.starts_with("hooks.example.com-"));
         let printed = format!("{:?}", ok[0]);
-        assert!(!printed.contains("token") && !printed.contains("s3cret"), "{printed}");
+        assert!(
+            !printed.contains("token") && !printed.contains("s3cret"),
+            "{printed}"
+        );
         let bad = |d: FileDestination| destinations(vec![d]).unwrap_err();
         assert!(bad(file("ftp://x")).contains("https://"));
-        assert!(bad(FileDestination { secret: " ".into(), ..file("https://x") }).contains("secret"));
-        assert!(bad(FileDestination { objects: Some(vec!["pages".into()]), ..file("https://x") })
-            .contains("unknown object `pages`"));
-        assert!(bad(FileDestination { kinds: Some(vec!["edited".into()]), ..file("https://x") })
-            .contains("unknown kind"));
+        assert!(bad(FileDestination {
+            secret: " ".into(),
+            ..file("https://x")
+        })
+        .contains("secret"));
+        assert!(bad(FileDestination {
+            objects: Some(vec!["pages".into()]),
+            ..file("https://x")
+        })
+        .contains("unknown object `pages`"));
+        assert!(bad(FileDestination {
+            kinds: Some(vec!["edited".into()]),
+            ..file("https://x")
+        })
+        .contains("unknown kind"));
         let twice = destinations(vec![file("https://x/a"), file("https://x/a")]).unwrap_err();
         assert!(twice.contains("used twice"), "{twice}");
     }
 
     #[test]
     fn origin_shows_neither_path_query_nor_credentials() {
-        assert_eq!(origin("https://u:p@h.example:8443/a/b?t=1"), "https://h.example:8443");
+        assert_eq!(
+            origin("https://u:p@h.example:8443/a/b?t=1"),
+            "https://h.example:8443"
+        );
     }
 }

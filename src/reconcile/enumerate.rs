@@ -214,7 +214,10 @@ async fn housekeeping(ctx: &Ctx, options: &SweepOptions) -> Result<(), FetchErro
             .write(move |c| write::changes::prune_changes(c, &cutoff))
             .await?;
         if pruned > 0 {
-            tracing::info!(changes = pruned, "changes past the history retention pruned");
+            tracing::info!(
+                changes = pruned,
+                "changes past the history retention pruned"
+            );
         }
     }
     Ok(())

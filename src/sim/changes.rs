@@ -81,10 +81,10 @@ fn raws(objects: &BTreeMap<String, super::expected::ExpectedObject>) -> BTreeMap
 /// new and live (a page that comes back brings its content).
 fn content_counts(before: &Expected, after: &Expected, page_id: &str) -> bool {
     let live = |e: &Expected| e.pages.get(page_id).map(|p| !p.in_trash);
-    match (live(before), live(after)) {
-        (Some(true), Some(true)) | (None, Some(true)) => true,
-        _ => false,
-    }
+    matches!(
+        (live(before), live(after)),
+        (Some(true), Some(true)) | (None, Some(true))
+    )
 }
 
 fn push(

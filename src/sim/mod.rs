@@ -478,7 +478,11 @@ impl Sim {
         rng: &mut SimRng,
         kind: &str,
         version: version::NotionVersion,
-    ) -> Option<(Mutation, Vec<crate::mirror::changes::Change>, Vec<changes::Expectation>)> {
+    ) -> Option<(
+        Mutation,
+        Vec<crate::mirror::changes::Change>,
+        Vec<changes::Expectation>,
+    )> {
         let before = self.expected_for(version);
         let (m, outcome, _) = self.mutate_kind(rng, kind)?;
         let after = self.expected_for(version);

@@ -342,12 +342,7 @@ pub async fn metrics(ingress: &Ingress, conn: &Conn) -> Reply {
     }
     if let Ok((seq, destinations)) = ingress
         .store
-        .read(|c| {
-            Ok((
-                crate::history::last_seq(c)?,
-                crate::outbound::status(c)?,
-            ))
-        })
+        .read(|c| Ok((crate::history::last_seq(c)?, crate::outbound::status(c)?)))
         .await
     {
         outbound_metrics(&ingress.metrics, seq, &destinations);

@@ -95,7 +95,7 @@ async fn handle(
     let now = Instant::now();
     let mut s = state.lock().unwrap();
     s.posts += 1;
-    if fail_every > 0 && s.posts % fail_every == 0 {
+    if fail_every > 0 && s.posts.is_multiple_of(fail_every) {
         s.failed += 1;
         return answer(StatusCode::SERVICE_UNAVAILABLE);
     }

@@ -101,9 +101,18 @@ mod tests {
 
     #[test]
     fn a_block_moved_to_the_top_is_the_only_one_moved() {
-        assert_eq!(moved(&["a", "b", "c", "d"], &["d", "a", "b", "c"]), vec!["d"]);
-        assert_eq!(moved(&["a", "b", "c", "d"], &["b", "c", "d", "a"]), vec!["a"]);
-        assert_eq!(moved(&["a", "b", "c", "d", "e"], &["a", "d", "b", "c", "e"]), vec!["d"]);
+        assert_eq!(
+            moved(&["a", "b", "c", "d"], &["d", "a", "b", "c"]),
+            vec!["d"]
+        );
+        assert_eq!(
+            moved(&["a", "b", "c", "d"], &["b", "c", "d", "a"]),
+            vec!["a"]
+        );
+        assert_eq!(
+            moved(&["a", "b", "c", "d", "e"], &["a", "d", "b", "c", "e"]),
+            vec!["d"]
+        );
     }
 
     #[test]

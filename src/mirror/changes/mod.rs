@@ -384,7 +384,10 @@ mod tests {
 
     #[test]
     fn equal_states_make_no_change() {
-        let s = state(vec![("in_trash", json!(0))], &[("a", "Status", json!("Done"))]);
+        let s = state(
+            vec![("in_trash", json!(0))],
+            &[("a", "Status", json!("Done"))],
+        );
         assert_eq!(diff(Some(&s), Some(&s)), Delta::default());
     }
 
@@ -394,12 +397,24 @@ mod tests {
             vec![("in_trash", json!(0))],
             &[("a", "Status", json!("In progress"))],
         );
-        let new = state(vec![("in_trash", json!(0))], &[("a", "Status", json!("Done"))]);
+        let new = state(
+            vec![("in_trash", json!(0))],
+            &[("a", "Status", json!("Done"))],
+        );
         let d = diff(Some(&old), Some(&new));
         assert_eq!(d.kind, Some(Kind::Updated));
         assert_eq!(d.fields, vec!["Status"]);
-        assert_eq!(d.before, json!({"Status": "In progress"}).as_object().cloned().unwrap());
-        assert_eq!(d.after, json!({"Status": "Done"}).as_object().cloned().unwrap());
+        assert_eq!(
+            d.before,
+            json!({"Status": "In progress"})
+                .as_object()
+                .cloned()
+                .unwrap()
+        );
+        assert_eq!(
+            d.after,
+            json!({"Status": "Done"}).as_object().cloned().unwrap()
+        );
     }
 
     #[test]
@@ -407,7 +422,10 @@ mod tests {
         let old = state(vec![], &[("a", "Old name", json!("x"))]);
         let renamed = state(vec![], &[("a", "New name", json!("x"))]);
         assert_eq!(diff(Some(&old), Some(&renamed)).kind, None);
-        let added = state(vec![], &[("a", "Old name", json!("x")), ("b", "New", json!(0))]);
+        let added = state(
+            vec![],
+            &[("a", "Old name", json!("x")), ("b", "New", json!(0))],
+        );
         assert_eq!(diff(Some(&old), Some(&added)).kind, None);
     }
 
@@ -440,29 +458,35 @@ mod tests {
 
     #[test]
     fn a_property_named_like_a_fixed_field_is_told_apart() {
-        let old = state(vec![("parent", json!("p"))], &[("x%3A", "parent", json!(1))]);
-        let new = state(vec![("parent", json!("p"))], &[("x%3A", "parent", json!(2))]);
+        let old = state(
+            vec![("parent", json!("p"))],
+            &[("x%3A", "parent", json!(1))],
+        );
+        let new = state(
+            vec![("parent", json!("p"))],
+            &[("x%3A", "parent", json!(2))],
+        );
         assert_eq!(diff(Some(&old), Some(&new)).fields, vec!["parent [x%3A]"]);
     }
 
     #[test]
     fn schema_changes_name_the_properties_that_changed() {
-        let mut old = State::default();
-        old.schema = Some(
-            [
-                ("a".to_string(), ("Field x".to_string(), json!({"type": "number"}))),
-                ("b".to_string(), ("Gone".to_string(), json!({"type": "date"}))),
-            ]
-            .into(),
-        );
-        let mut new = State::default();
-        new.schema = Some(
-            [
-                ("a".to_string(), ("Field y".to_string(), json!({"type": "number"}))),
-                ("c".to_string(), ("Added".to_string(), json!({"type": "checkbox"}))),
-            ]
-            .into(),
-        );
+        let schema = |defs: &[(&str, &str, Value)]| State {
+            schema: Some(
+                defs.iter()
+                    .map(|(id, name, def)| (id.to_string(), (name.to_string(), def.clone())))
+                    .collect(),
+            ),
+            ..State::default()
+        };
+        let old = schema(&[
+            ("a", "Field x", json!({"type": "number"})),
+            ("b", "Gone", json!({"type": "date"})),
+        ]);
+        let new = schema(&[
+            ("a", "Field y", json!({"type": "number"})),
+            ("c", "Added", json!({"type": "checkbox"})),
+        ]);
         let d = diff(Some(&old), Some(&new));
         assert_eq!(d.fields, vec!["schema"]);
         assert_eq!(

@@ -98,7 +98,11 @@ fn cover(object: &Value) -> Value {
     };
     let cover = without_signatures(cover);
     let kind = cover.get("type").and_then(Value::as_str).unwrap_or("");
-    match cover.get(kind).and_then(|b| b.get("url")).and_then(Value::as_str) {
+    match cover
+        .get(kind)
+        .and_then(|b| b.get("url"))
+        .and_then(Value::as_str)
+    {
         Some(url) => json!(url),
         None => cover,
     }
@@ -132,8 +136,12 @@ fn scalar_json(kind: &str, scalar: &Scalar) -> Value {
         Scalar::Int(i) => json!(i),
         Scalar::Real(f) => json!(f),
         Scalar::Text(s) => {
-            let looks_json = JSON_SCALARS.contains(&kind) || (kind == "rollup" && s.starts_with('['));
-            match looks_json.then(|| serde_json::from_str::<Value>(s).ok()).flatten() {
+            let looks_json =
+                JSON_SCALARS.contains(&kind) || (kind == "rollup" && s.starts_with('['));
+            match looks_json
+                .then(|| serde_json::from_str::<Value>(s).ok())
+                .flatten()
+            {
                 Some(v) => v,
                 None => json!(s),
             }
@@ -159,7 +167,11 @@ pub fn page(raw: &Value) -> State {
             ("cover", cover(raw)),
             (
                 "is_locked",
-                flag(raw.get("is_locked").and_then(Value::as_bool).unwrap_or(false)),
+                flag(
+                    raw.get("is_locked")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                ),
             ),
         ],
         props,
@@ -179,7 +191,11 @@ pub fn database(raw: &Value) -> State {
             ("cover", cover(raw)),
             (
                 "is_inline",
-                flag(raw.get("is_inline").and_then(Value::as_bool).unwrap_or(false)),
+                flag(
+                    raw.get("is_inline")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                ),
             ),
         ],
         ..State::default()
@@ -216,7 +232,11 @@ fn schema(raw: &Value) -> BTreeMap<String, (String, Value)> {
     props
         .iter()
         .map(|(name, p)| {
-            let id = p.get("id").and_then(Value::as_str).unwrap_or(name).to_string();
+            let id = p
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or(name)
+                .to_string();
             (id, (name.clone(), definition(p)))
         })
         .collect()
@@ -241,7 +261,10 @@ fn definition(p: &Value) -> Value {
             def.insert("options".into(), names("options"));
         }
         "number" => {
-            def.insert("format".into(), body.get("format").cloned().unwrap_or(Value::Null));
+            def.insert(
+                "format".into(),
+                body.get("format").cloned().unwrap_or(Value::Null),
+            );
         }
         "relation" => {
             let target = body
@@ -412,16 +435,13 @@ mod tests {
         };
         let (x, y) = (img("1", "t1"), img("2", "t2"));
         assert_eq!(
-            diff(
-                Some(&block(&x, "p", 0, "")),
-                Some(&block(&y, "p", 0, ""))
-            )
-            .kind,
+            diff(Some(&block(&x, "p", 0, "")), Some(&block(&y, "p", 0, ""))).kind,
             None
         );
         // A different file is a change.
         let mut z = img("1", "t1");
-        z["image"]["file"]["url"] = json!("https://prod-files-secure.s3.amazonaws.com/w/p/b.png?X=1");
+        z["image"]["file"]["url"] =
+            json!("https://prod-files-secure.s3.amazonaws.com/w/p/b.png?X=1");
         assert_eq!(
             diff(Some(&block(&x, "p", 0, "")), Some(&block(&z, "p", 0, ""))).kind,
             Some(Kind::Updated)

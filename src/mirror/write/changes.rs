@@ -281,11 +281,7 @@ pub(crate) fn note_block(
 
 /// Deletes block rows with `sql` (a `DELETE ... RETURNING id, raw, parent_id, position,
 /// text, type, page_id`) and notes each as removed. Returns how many went.
-pub(crate) fn delete_blocks(
-    conn: &Connection,
-    sql: &str,
-    arg: &str,
-) -> Result<u64, StoreError> {
+pub(crate) fn delete_blocks(conn: &Connection, sql: &str, arg: &str) -> Result<u64, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt
         .query_map([arg], |r| {
@@ -333,7 +329,10 @@ fn write_notes(conn: &Connection, notes: Notes) -> Result<Option<i64>, StoreErro
         .entries
         .iter()
         .filter_map(|e| {
-            let (old, new) = (e.old.as_ref()?.place.as_ref()?, e.new.as_ref()?.place.as_ref()?);
+            let (old, new) = (
+                e.old.as_ref()?.place.as_ref()?,
+                e.new.as_ref()?.place.as_ref()?,
+            );
             Some(blocks::Placement {
                 id: &e.id,
                 old_parent: &old.parent,
@@ -353,7 +352,11 @@ fn write_notes(conn: &Connection, notes: Notes) -> Result<Option<i64>, StoreErro
         if cause.is_none() {
             cause = Some(cause_label(conn, notes.cause)?);
         }
-        last = Some(insert(conn, &change, cause.as_ref().and_then(|c| c.as_deref()))?);
+        last = Some(insert(
+            conn,
+            &change,
+            cause.as_ref().and_then(|c| c.as_deref()),
+        )?);
     }
     Ok(last)
 }
@@ -465,7 +468,11 @@ pub fn prune_changes(conn: &Connection, cutoff: &str) -> Result<usize, StoreErro
 
 /// The highest seq in `changes` (0 when empty).
 pub fn last_seq(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?)
+    Ok(
+        conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 #[cfg(test)]

@@ -377,8 +377,14 @@ mod tests {
         let child = "00000000-0000-4000-8000-00000000000b";
         let para = "00000000-0000-4000-8000-00000000000c";
         upsert_blocks(&c, parent, &[block(child, parent, "child_page", true)]).unwrap();
-        replace_page_blocks(&c, child, &[block(para, child, "paragraph", false)], "t", "t")
-            .unwrap();
+        replace_page_blocks(
+            &c,
+            child,
+            &[block(para, child, "paragraph", false)],
+            "t",
+            "t",
+        )
+        .unwrap();
         // The child page is trashed: its block leaves the parent's list.
         replace_children(&c, parent, parent, &[], &[]).unwrap();
         let left: Vec<String> = c

@@ -65,7 +65,9 @@ fn a_page_is_created_once_and_a_refetch_of_the_same_version_adds_nothing() {
     assert_eq!(r[1].4, json!({"Status": "Doing"}));
     assert_eq!(r[1].5, json!({"Status": "Done"}));
     let edited_by: String = c
-        .query_row("SELECT edited_by FROM changes WHERE seq = 2", [], |r| r.get(0))
+        .query_row("SELECT edited_by FROM changes WHERE seq = 2", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(edited_by, "00000000-0000-4000-8000-0000000000f1");
     let history: (String, String, String, String) = c
@@ -77,7 +79,12 @@ fn a_page_is_created_once_and_a_refetch_of_the_same_version_adds_nothing() {
         .unwrap();
     assert_eq!(
         history,
-        ("Roadmap".into(), "Status".into(), "Doing".into(), "Done".into())
+        (
+            "Roadmap".into(),
+            "Status".into(),
+            "Doing".into(),
+            "Done".into()
+        )
     );
 }
 
@@ -136,7 +143,10 @@ fn block_edits_inserts_and_deletions_record_only_what_changed() {
         .unwrap();
     finish(&c).unwrap();
     let r = rows(&c);
-    let kinds: Vec<(&str, &str)> = r[4..].iter().map(|x| (x.1.as_str(), x.2.as_str())).collect();
+    let kinds: Vec<(&str, &str)> = r[4..]
+        .iter()
+        .map(|x| (x.1.as_str(), x.2.as_str()))
+        .collect();
     assert_eq!(kinds, vec![(ids[0], "moved"), (ids[1], "removed")], "{r:?}");
     assert_eq!(r[4].3, json!(["position"]));
 }
