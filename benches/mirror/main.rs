@@ -20,8 +20,11 @@
 //! floods, held bodies).
 //!
 //! Groups (`--only`): cold, eta, wall, idle, edits, coalescing, latency, memory, ingest,
-//! backup, hostile, load (`eta`: the ETA sampled during the cold sync). The daemon groups need the cold-synced mirror, so they run the cold sync first (its
-//! figures are then not printed); `wall`, `hostile` and `load` do not.
+//! backup, history, hostile, load (`eta`: the ETA sampled during the cold sync). The daemon
+//! groups need the cold-synced mirror, so they run the cold sync first (its figures are then
+//! not printed); `wall`, `hostile` and `load` do not. `history` uses both: the cold mirror
+//! (SIGHUP resync of the unchanged workspace, after the idle sweep) and its own small
+//! workspace (the edit mix, outbound webhooks, with and without the feed).
 //!
 //! Modules, in reading order: `args` (flags), `report` (the `Bench` collector, the table and
 //! the JSON report), `proc` (the binary as a child process, `/proc` readings), `wait`
@@ -30,7 +33,10 @@
 //! order the daemon phases run in), `edits` (one-edit costs), `ingest` (the load generator),
 //! `hostile` (connection floods and held bodies under a low descriptor limit), `views`
 //! (views as SQL, and the cold sync speaking 2026-12-01), `backup` (`notion-mirror backup`
-//! of the cold mirror), `replica` (the WAL's size, Litestream).
+//! of the cold mirror), `replica` (the WAL's size, Litestream), `history` (the change
+//! feed on the cold mirror: rows of a SIGHUP resync, bytes per 1,000 changes, an outbound
+//! receiver), `history_edits` (the history group's own workspace: rows per edit of the load
+//! mix, outbound delivery latency, the writer's cost of the feed).
 //!
 //! Invariant: this file only orders the phases and maps the outcome to the exit status;
 //! every figure is measured in its module and enters the report through `Bench`.
@@ -40,6 +46,8 @@ mod backup;
 mod cold;
 mod daemon_phases;
 mod edits;
+mod history;
+mod history_edits;
 mod hostile;
 mod http;
 mod ingest;
@@ -90,6 +98,12 @@ async fn run_all(b: &mut Bench) -> Result<()> {
                         b.fail("idle", &e);
                     }
                 }
+                if b.wants("history") {
+                    eprintln!("[bench] change feed of the cold sync, SIGHUP resync …");
+                    if let Err(e) = history::resync_rows(b, &sim, &dir).await {
+                        b.fail("history", &e);
+                    }
+                }
                 if ["edits", "coalescing", "latency", "memory", "ingest"]
                     .iter()
                     .any(|g| b.wants(g))
@@ -114,6 +128,12 @@ async fn run_all(b: &mut Bench) -> Result<()> {
         eprintln!("[bench] hostile clients (1,024 descriptors) …");
         if let Err(e) = hostile::hostile(b, &root).await {
             b.fail("hostile", &e);
+        }
+    }
+    if b.wants("history") {
+        eprintln!("[bench] change feed: edit mix, outbound webhooks, cost of history …");
+        if let Err(e) = history_edits::history_edits(b, &root).await {
+            b.fail("history", &e);
         }
     }
     if b.wants("load") {
