@@ -379,7 +379,8 @@ WHERE c.object = 'page';
 -- Outbound webhook destinations (`[[outbound]]`) and how far each has been delivered.
 CREATE TABLE outbound (
     destination      TEXT PRIMARY KEY,      -- its `name`, else its URL without the query
-    url              TEXT NOT NULL,         -- scheme, host and path (no query: no secrets)
+    url              TEXT NOT NULL,         -- scheme and host only (paths and queries often
+                                            -- hold tokens: never stored or shown)
     cursor           INTEGER NOT NULL,      -- last seq handled: delivered (2xx) or filtered
                                             -- out; moves only after a 2xx
     active           INTEGER NOT NULL DEFAULT 1, -- configured in the running daemon
