@@ -417,3 +417,70 @@ FROM file_refs r
 JOIN files f ON f.key = r.key
 LEFT JOIN blocks b ON r.object = 'block' AND b.id = r.object_id
 LEFT JOIN pages p ON p.id = CASE r.object WHEN 'page' THEN r.object_id WHEN 'block' THEN b.page_id END;
+
+-- migration: 8
+-- History and change feed (docs/history.md): every version the mirror writes is kept as
+-- a change row, written in the same transaction as the change itself.
+
+-- One row per change of an object the mirror holds. A refetch that finds nothing
+-- meaningful changed writes no row (re-signed file URLs, `expiry_time`, key order and
+-- `last_edited_time` alone are not changes). `before` and `after` hold only the changed
+-- fields, rendered like the typed views (select: the option name, checkbox 0/1, people and
+-- relations: arrays of ids, ...).
+CREATE TABLE changes (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT, -- monotonic, never reused (not even
+                                                   -- after pruning)
+    at          TEXT NOT NULL,              -- when the mirror wrote it (our clock)
+    object      TEXT NOT NULL,              -- page | database | data_source | block |
+                                            -- comment | user | view (extension)
+    id          TEXT NOT NULL,
+    page_id     TEXT,                       -- the page it belongs to: a page's own id, the
+                                            -- page of a block or comment; NULL otherwise
+    kind        TEXT NOT NULL,              -- created | updated | trashed | restored |
+                                            -- moved | removed
+    fields      TEXT NOT NULL,              -- JSON array: what changed (property names,
+                                            -- title, in_trash, parent, icon, text, schema...)
+    before      TEXT NOT NULL,              -- JSON object: those fields before ({} created)
+    after       TEXT NOT NULL,              -- JSON object: those fields after ({} removed)
+    edited_time TEXT,                       -- Notion's last_edited_time of the new version
+    edited_by   TEXT,                       -- the user id, when the API says
+    cause       TEXT                        -- webhook | incremental | presence | full |
+                                            -- resync | sync
+);
+CREATE INDEX changes_id ON changes (id);
+CREATE INDEX changes_page ON changes (page_id);
+
+-- The common question: how did this page's properties change, when, and by whom. One row
+-- per changed field of a page change (property names, in_trash, parent, icon, ...).
+CREATE VIEW page_history AS
+SELECT c.seq AS seq,
+       c.at AS at,
+       c.id AS page_id,
+       p.title AS page_title,
+       f.value AS field,
+       (SELECT b.value FROM json_each(c.before) AS b WHERE b.key = f.value) AS before,
+       (SELECT a.value FROM json_each(c.after) AS a WHERE a.key = f.value) AS after,
+       coalesce(u.name, c.edited_by) AS edited_by,
+       c.kind AS kind,
+       c.cause AS cause
+FROM changes AS c
+JOIN json_each(c.fields) AS f
+LEFT JOIN pages AS p ON p.id = c.id
+LEFT JOIN users AS u ON u.id = c.edited_by
+WHERE c.object = 'page';
+
+-- Outbound webhook destinations (`[[outbound]]`) and how far each has been delivered.
+CREATE TABLE outbound (
+    destination      TEXT PRIMARY KEY,      -- its `name`, else its URL without the query
+    url              TEXT NOT NULL,         -- scheme and host only (paths and queries often
+                                            -- hold tokens: never stored or shown)
+    cursor           INTEGER NOT NULL,      -- last seq handled: delivered (2xx) or filtered
+                                            -- out; moves only after a 2xx
+    active           INTEGER NOT NULL DEFAULT 1, -- configured in the running daemon
+    delivered        INTEGER NOT NULL DEFAULT 0, -- changes delivered (2xx) so far
+    last_delivery_at TEXT,
+    failures         INTEGER NOT NULL DEFAULT 0, -- failed attempts since the last 2xx
+    last_error       TEXT,
+    last_error_at    TEXT,
+    added_at         TEXT NOT NULL
+) WITHOUT ROWID;

@@ -93,6 +93,14 @@ pub enum Command {
     /// DIR/.notion-mirror-export.json). Each file is written atomically (temporary file +
     /// rename). Layout and rules: docs/markdown.md.
     Export(ExportArgs),
+    /// Print the change feed: every change the mirror wrote, oldest first.
+    ///
+    /// One JSON object per line (seq, at, object, id, page_id, kind, fields, before,
+    /// after, edited_time, edited_by, cause), or one readable line per change on a
+    /// terminal. With --follow, keeps printing changes as the daemon writes them (like
+    /// `journalctl -f`; Ctrl-C stops). Read-only; safe while the daemon runs. The feed's
+    /// contract: docs/history.md.
+    Changes(ChangesArgs),
     /// Watch the mirror follow a simulated workspace: starts the built-in Notion
     /// simulator, runs the daemon against it with webhooks wired, makes scripted edits and
     /// shows each one arriving in SQLite. No Notion account, no network.
@@ -162,6 +170,10 @@ pub struct CommonArgs {
     /// Archive at most this many MB in all; further files wait [default: no cap]
     #[arg(long, env = "NOTION_MIRROR_FILES_MAX_TOTAL_MB", value_name = "MB")]
     pub files_max_total_mb: Option<u64>,
+    /// Keep the change feed this many days: older changes are pruned by the daily full
+    /// sweep (once every outbound destination has them) [default: forever]
+    #[arg(long, env = "NOTION_MIRROR_HISTORY_DAYS", value_name = "DAYS")]
+    pub history_days: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +212,32 @@ pub struct SyncArgs {
     /// as much as a cold sync), instead of only what changed
     #[arg(long)]
     pub resync: bool,
+    /// Record no change feed for this sync (no `created` rows for a cold sync; what it
+    /// changes is not in `changes`)
+    #[arg(long)]
+    pub no_history: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChangesArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Only changes after this seq [default: from the first; with --follow, only new ones]
+    #[arg(long, value_name = "SEQ")]
+    pub since: Option<i64>,
+    /// Keep printing changes as they are written (Ctrl-C stops)
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only this kind of object: page, database, data_source, block, comment, user, view
+    #[arg(long, value_name = "OBJECT")]
+    pub object: Option<String>,
+    /// Only changes of this object, or of what belongs to this page (its blocks and
+    /// comments)
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// JSON lines even on a terminal
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -303,7 +341,17 @@ impl CommonArgs {
             files_dir: self.files_dir.clone(),
             files_max_mb: self.files_max_mb,
             files_max_total_mb: self.files_max_total_mb,
+            history_days: self.history_days,
             ..Overrides::default()
+        }
+    }
+}
+
+impl SyncArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            no_history: self.no_history,
+            ..self.common.overrides()
         }
     }
 }

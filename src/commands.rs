@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{BackupArgs, CatArgs, DbArgs, ExportArgs, StatusArgs, SyncArgs};
+use crate::cli::{BackupArgs, CatArgs, ChangesArgs, DbArgs, ExportArgs, StatusArgs, SyncArgs};
 use crate::config::Config;
 use crate::pidfile::{self, Daemon};
 use crate::sync::{self, SyncEnd};
@@ -30,7 +30,7 @@ pub fn describe(error: &anyhow::Error) -> String {
 
 /// `notion-mirror sync`.
 pub async fn sync(args: &SyncArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.common.overrides())?;
+    let config = Config::load(&args.overrides())?;
     config.require_token()?;
     let interrupt = CancellationToken::new();
     let on_ctrl_c = interrupt.clone();
@@ -129,6 +129,58 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", status::render(&s));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `notion-mirror changes`: exit 0 when done, on Ctrl-C and when the reader goes away.
+pub async fn changes(args: &ChangesArgs) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let path = db_path(&args.db)?;
+    let objects = match &args.object {
+        None => None,
+        Some(o) => match crate::mirror::changes::Object::parse(o) {
+            Some(o) => Some(vec![o]),
+            None => {
+                return Err(crate::config::ConfigError::Invalid {
+                    what: "--object".into(),
+                    message: format!(
+                    "`{o}` is not one of page, database, data_source, block, comment, user, view"
+                ),
+                }
+                .into())
+            }
+        },
+    };
+    let id =
+        match &args.id {
+            None => None,
+            Some(id) => Some(crate::ids::normalize(id).ok_or_else(|| {
+                crate::config::ConfigError::Invalid {
+                    what: "--id".into(),
+                    message: format!("`{id}` is not a Notion id"),
+                }
+            })?),
+        };
+    let stdout = std::io::stdout();
+    let options = crate::history::command::Options {
+        since: args.since,
+        follow: args.follow,
+        filter: crate::history::Filter {
+            objects,
+            kinds: None,
+            id,
+        },
+        json: args.json || !stdout.is_terminal(),
+    };
+    let stop = CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.cancel();
+        }
+    });
+    let mut out = stdout.lock();
+    crate::history::command::run(&path, &options, &mut out, &stop).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -142,9 +142,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
     let sweep_options = SweepOptions {
         full_sweep_comments: config.full_sweep_comments,
         event_retention: config.event_retention,
+        history_retention: config.history_retention,
         webhooks_enabled: config.webhooks_enabled,
         files,
     };
+    spawn_outbound(config, &store, &metrics, &shutdown, &mut tasks).await?;
     let settler = Arc::new(Settler::default());
     tasks.push((
         "reconciler",
@@ -240,6 +242,42 @@ fn files_pool(
     let blobs = pool.blobs().clone();
     tasks.push(("files", tokio::spawn(pool.run(shutdown.child_token()))));
     Ok(Some(crate::files::FileSweep { blobs, mode }))
+}
+
+/// Records the `[[outbound]]` destinations in the mirror and spawns one delivery task
+/// each (their own HTTP client; the Notion client and the queue are not theirs).
+async fn spawn_outbound(
+    config: &Config,
+    store: &Store,
+    metrics: &Arc<Metrics>,
+    shutdown: &CancellationToken,
+    tasks: &mut Vec<(&'static str, JoinHandle<()>)>,
+) -> anyhow::Result<()> {
+    let destinations = config.outbound.clone();
+    let registered = destinations.clone();
+    let cursors = store
+        .write(move |c| crate::outbound::register(c, &registered))
+        .await?;
+    if destinations.is_empty() {
+        return Ok(());
+    }
+    let client = crate::outbound::deliver::client()
+        .context("cannot build the HTTP client for outbound webhooks")?;
+    for (destination, cursor) in destinations.into_iter().zip(cursors) {
+        tracing::info!(destination = %destination.name, url = %crate::outbound::origin(&destination.url), cursor, "outbound webhook deliveries start");
+        let delivery = crate::outbound::deliver::Delivery {
+            store: store.clone(),
+            path: config.db_path.clone(),
+            destination,
+            client: client.clone(),
+            metrics: metrics.clone(),
+        };
+        tasks.push((
+            "outbound",
+            tokio::spawn(delivery.run(cursor, shutdown.child_token())),
+        ));
+    }
+    Ok(())
 }
 
 async fn schedule(

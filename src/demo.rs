@@ -1,7 +1,7 @@
 //! `notion-mirror demo`: the simulated workspace, the real daemon against it with webhooks
 //! wired, and a scripted series of edits, each followed by the SQL that shows the mirror
-//! catching up and the measured delay — the last one an attachment arriving on disk. No
-//! network beyond loopback, no Notion account.
+//! catching up, the measured delay and the change feed's lines for it — the last one an
+//! attachment arriving on disk. No network beyond loopback, no Notion account.
 //!
 //! Invariant: the demo drives the same daemon code as `notion-mirror run`; only the
 //! Notion API and its webhook sender are simulated.
@@ -288,16 +288,37 @@ async fn step(
     want: Value,
 ) -> anyhow::Result<()> {
     println!("{what}");
+    let seq = feed_seq(config)?;
     let at = Instant::now();
     sim.mutate(edit).map_err(|e| anyhow::anyhow!("{e}"))?;
     let got = wait_for_sql(config, query, want, Duration::from_secs(20)).await?;
     println!("   sqlite> {query};");
     println!(
-        "   {}        (visible after {:.2} s)\n",
+        "   {}        (visible after {:.2} s)",
         render(&got),
         at.elapsed().as_secs_f64()
     );
+    // The change feed holds the edit too, written in the same transaction.
+    for line in feed_lines(config, seq)? {
+        println!("   changes> {line}");
+    }
+    println!();
     Ok(())
+}
+
+fn feed_seq(config: &Config) -> anyhow::Result<i64> {
+    let conn = open::open_read_only(&config.db_path)?;
+    Ok(crate::history::last_seq(&conn)?)
+}
+
+/// The feed's lines after `seq` (what `notion-mirror changes` prints on a terminal).
+fn feed_lines(config: &Config, seq: i64) -> anyhow::Result<Vec<String>> {
+    let conn = open::open_read_only(&config.db_path)?;
+    let rows = crate::history::rows_after(&conn, seq, i64::MAX, 20)?;
+    Ok(rows
+        .iter()
+        .map(|r| crate::history::human::line(&conn, r))
+        .collect())
 }
 
 fn render(v: &Value) -> String {

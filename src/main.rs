@@ -59,6 +59,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => commands::backup(&args),
         Command::Cat(args) => commands::cat(&args),
         Command::Export(args) => commands::export(&args),
+        Command::Changes(args) => commands::changes(&args).await,
         Command::Demo(args) => {
             let options = notion_mirror::demo::DemoOptions {
                 seed: args.seed,

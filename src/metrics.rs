@@ -37,6 +37,15 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     ("notion_mirror_files_downloads_total", "counter", "File download attempts by outcome (stored, too_large, rejected: URL expired or refused so its object is refetched, retry, failed)."),
     ("notion_mirror_files_download_bytes_total", "counter", "Bytes of files downloaded and stored."),
     ("notion_mirror_files_refetches_total", "counter", "Objects refetched for a fresh file URL (one Notion request each)."),
+    ("notion_mirror_changes_seq", "gauge", "The newest seq of the change feed (`changes`)."),
+    ("notion_mirror_outbound_cursor", "gauge", "Last seq an outbound destination has handled (delivered with a 2xx, or skipped by its filters), by destination."),
+    ("notion_mirror_outbound_lag", "gauge", "Changes after an outbound destination's cursor, by destination."),
+    ("notion_mirror_outbound_lag_seconds", "gauge", "Age of the oldest change not yet delivered to a destination (0 when none), by destination."),
+    ("notion_mirror_outbound_failures", "gauge", "Failed POSTs to a destination since its last 2xx, by destination."),
+    ("notion_mirror_outbound_last_error_timestamp_seconds", "gauge", "Unix time of a destination's last failed POST (0: none), by destination."),
+    ("notion_mirror_outbound_posts_total", "counter", "Outbound POSTs, by destination and outcome (ok: 2xx, error: anything else)."),
+    ("notion_mirror_outbound_changes_total", "counter", "Changes delivered (2xx), by destination."),
+    ("notion_mirror_outbound_delivery_seconds", "histogram", "Time from a change being written to the mirror to its delivery answered 2xx."),
 ];
 
 /// Histogram bucket upper bounds, in seconds.

@@ -108,6 +108,10 @@ pub struct Status {
     pub sweep_work: Option<crate::eta::Estimate>,
     /// `None` for a mirror from before files (schema < 7).
     pub files: Option<Files>,
+    /// The change feed: its newest seq (docs/history.md).
+    pub changes_seq: i64,
+    /// Outbound webhook destinations the daemon delivers to: cursor, lag, last error.
+    pub outbound: Vec<crate::outbound::DestinationStatus>,
 }
 
 /// One kind of sweep in `status`.
@@ -205,6 +209,8 @@ pub fn gather_with(path: &Path, rate: f64) -> Result<Status, StoreError> {
         newest_record: crate::resume::behind(&conn)?.newest().map(str::to_string),
         sweep_work: crate::eta::estimate(&conn, rate)?,
         files: files(&conn)?,
+        changes_seq: crate::history::last_seq(&conn)?,
+        outbound: crate::outbound::status(&conn)?,
     })
 }
 
@@ -456,6 +462,7 @@ pub fn render(s: &Status) -> String {
             );
         }
     }
+    render_feed(&mut out, s);
     let w = &s.webhooks;
     match (&w.last_received_at, &w.last_type) {
         (Some(at), Some(t)) => {
@@ -481,6 +488,40 @@ pub fn render(s: &Status) -> String {
     let _ = writeln!(out, "verification token {token}");
     render_pending(&mut out, w);
     out
+}
+
+/// The change feed and each outbound destination.
+fn render_feed(out: &mut String, s: &Status) {
+    let _ = writeln!(
+        out,
+        "changes     {} kept · newest seq {} (`notion-mirror changes`)",
+        s.counts.get("changes").copied().unwrap_or(0),
+        s.changes_seq
+    );
+    for d in &s.outbound {
+        let state = match (&d.last_error, d.failures) {
+            (Some(e), n) if n > 0 => format!(
+                "FAILING ({n} attempts): {} at {}",
+                printable(e, 120),
+                d.last_error_at.as_deref().unwrap_or("?")
+            ),
+            _ => "ok".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "outbound    {} ({}) cursor {} · lag {} changes, {:.0} s · {} delivered{} · {state}",
+            printable(&d.name, 60),
+            d.url,
+            d.cursor,
+            d.lag,
+            d.lag_seconds,
+            d.delivered,
+            d.last_delivery_at
+                .as_ref()
+                .map(|t| format!(", last {t}"))
+                .unwrap_or_default()
+        );
+    }
 }
 
 /// The pending token: which one, when, from where, and how to check it with Notion.

@@ -50,7 +50,12 @@ pub async fn run_kind(
     interrupt: CancellationToken,
     progress: bool,
 ) -> anyhow::Result<SyncEnd> {
-    let store = Store::open_with(&config.db_path, config.store_options())?;
+    // Every change this process writes is the `sync` command's.
+    let store_options = crate::mirror::StoreOptions {
+        cause: Some(crate::mirror::changes::Cause::Sync),
+        ..config.store_options()
+    };
+    let store = Store::open_with(&config.db_path, store_options)?;
     store.write(queue::recover).await?;
     let metrics = Arc::new(Metrics::new());
     let ctx = daemon::context(config, store.clone(), metrics)?;
@@ -91,6 +96,7 @@ pub async fn run_kind(
     let options = SweepOptions {
         full_sweep_comments: false,
         event_retention: config.event_retention,
+        history_retention: config.history_retention,
         webhooks_enabled: false,
         files: file_sweep,
     };

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::fetch::{self, Ctx, FetchError, Report};
+use crate::mirror::changes::Cause;
 use crate::notion::Priority;
 use crate::queue::{self, Outcome, WorkItem};
 
@@ -108,6 +109,8 @@ fn spawn_item(ctx: &Ctx, running: &mut Running, item: WorkItem) {
     };
     let (client, tally) = ctx.client.with_priority(priority).tallied();
     ctx.client = client;
+    // What the item writes is recorded in the change feed with the work's cause.
+    ctx.store = ctx.store.with_cause(cause_of(&item));
     let span = tracing::info_span!(
         "work",
         object = item.kind.as_str(),
@@ -124,6 +127,16 @@ fn spawn_item(ctx: &Ctx, running: &mut Running, item: WorkItem) {
         }
         .instrument(span),
     );
+}
+
+/// The change feed's cause of what `item` writes: webhook work, or its sweep's kind (work
+/// at sweep priority without a sweep re-lists comments after a gap: the full sweep's job).
+fn cause_of(item: &WorkItem) -> Cause {
+    match (item.from_webhook(), item.sweep_run) {
+        (true, _) => Cause::Webhook,
+        (false, Some(run)) => Cause::Run(run),
+        (false, None) => Cause::Full,
+    }
 }
 
 async fn finish(ctx: &Ctx, (item, result, started, requests): Ran) {

@@ -187,6 +187,21 @@ fn the_demo_shows_each_edit_arriving_and_exits_zero() {
         stdout.contains(dir.path().join("files").to_str().unwrap()),
         "the attachment is shown in the files directory: {stdout}"
     );
+    // The change feed's lines for the edits.
+    for line in [
+        "Roadmap 2027\"",
+        "updated · Done: 0 → 1",
+        "comment",
+        "trashed · in_trash: 0 → 1",
+        "data_source \"Tasks\" updated · schema:",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.contains("changes> #") && l.contains(line)),
+            "no feed line with {line}: {stdout}"
+        );
+    }
     assert!(
         stdout.contains(dir.path().join("mirror.db").to_str().unwrap()),
         "prints the mirror path"
@@ -217,7 +232,8 @@ fn the_demo_shows_each_edit_arriving_and_exits_zero() {
 #[test]
 fn every_subcommand_explains_itself() {
     for sub in [
-        "run", "sync", "resync", "status", "retry", "backup", "cat", "export", "demo", "sim",
+        "run", "sync", "resync", "status", "retry", "backup", "cat", "export", "changes", "demo",
+        "sim",
     ] {
         let out = Command::new(common::binary())
             .args([sub, "--help"])

@@ -20,6 +20,7 @@ pub(crate) const GROUPS: &[&str] = &[
     "memory",
     "ingest",
     "backup",
+    "history",
     "load",
     "hostile",
     "files",

@@ -19,6 +19,7 @@ use notion_mirror::sim::util::SimRng;
 use notion_mirror::sim::{GenConfig, Knobs, RateLimit, Sim, SimConfig};
 use serde_json::json;
 
+use crate::history::{feed_bytes, last_seq, Receiver};
 use crate::proc::{free_addr, mirror_cmd, run_to_success, Daemon};
 use crate::replica::{Litestream, WalWatch};
 use crate::report::{percentile, Bench};
@@ -52,7 +53,7 @@ const MIX: &[(&str, usize)] = &[
 ];
 
 /// The kinds to apply, `total` of them in the mix's proportions, in a seeded random order.
-fn schedule(total: usize, rng: &mut SimRng) -> Vec<&'static str> {
+pub(crate) fn schedule(total: usize, rng: &mut SimRng) -> Vec<&'static str> {
     let whole: usize = MIX.iter().map(|(_, n)| n).sum();
     let mut kinds: Vec<&'static str> = Vec::new();
     for (kind, n) in MIX {
@@ -65,8 +66,91 @@ fn schedule(total: usize, rng: &mut SimRng) -> Vec<&'static str> {
     kinds
 }
 
+/// The change feed under the load: rows written against the edits applied (by kind and
+/// cause), their bytes, and the outbound delivery latency of those rows.
+fn feed_figures(
+    b: &mut Bench,
+    db: &Path,
+    receiver: &Receiver,
+    (before, after): (i64, i64),
+    edits: usize,
+) -> Result<()> {
+    let conn = open_mirror(db)?;
+    let rows = count(
+        &conn,
+        &format!("select count(*) from changes where seq > {before} and seq <= {after}"),
+    )?;
+    let breakdown: Vec<String> = {
+        let mut stmt = conn.prepare(
+            "select object || ' ' || kind || ' (' || coalesce(cause, '?') || ')', count(*)
+             from changes where seq > ?1 and seq <= ?2 group by 1 order by 2 desc",
+        )?;
+        let rows = stmt.query_map([before, after], |r| {
+            Ok(format!(
+                "{} {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?
+            ))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    drop(conn);
+    let per_edit = rows as f64 / edits.max(1) as f64;
+    b.row(
+        "load",
+        "load_feed_rows",
+        "load: change rows written / edits applied",
+        format!("{rows} / {edits} = {per_edit:.2}"),
+        per_edit,
+        "≈ 1 per edit (one row per object changed; no false rows)".into(),
+        rows > 0 && per_edit <= 2.0,
+    );
+    let (measured, bytes) = feed_bytes(db, before)?;
+    let per_thousand = bytes as f64 * 1000.0 / measured.max(1) as f64;
+    b.raw(
+        "load",
+        format!(
+            "change feed: {} ; {measured} rows since the load began take {:.1} KiB with their indexes = {:.0} KiB per 1,000 changes",
+            breakdown.join(", "),
+            bytes as f64 / 1024.0,
+            per_thousand / 1024.0
+        ),
+    );
+    let latency = receiver.latencies(before, after);
+    let (p50, p95) = (percentile(&latency, 0.5), percentile(&latency, 0.95));
+    let seen = receiver
+        .seen
+        .lock()
+        .map(|s| (s.posts, s.bad_signatures, s.duplicates));
+    let (posts, bad, duplicates) = seen.unwrap_or_default();
+    b.row(
+        "load",
+        "load_outbound_latency",
+        "load: outbound webhook delivery, change written → 2xx, p50 (p95)",
+        format!(
+            "{:.0} ms ({:.0} ms) over {} changes, {posts} POSTs",
+            p50 * 1000.0,
+            p95 * 1000.0,
+            latency.len()
+        ),
+        p50,
+        "p95 ≤ 1 s, every change delivered".into(),
+        p95 <= 1.0 && latency.len() as i64 == rows && bad == 0,
+    );
+    b.raw_json(
+        "load",
+        "feed",
+        json!({"rows": rows, "edits": edits, "rows_per_edit": per_edit,
+               "bytes": bytes, "bytes_per_1000": per_thousand,
+               "outbound_delivered": latency.len(), "outbound_p50_s": p50, "outbound_p95_s": p95,
+               "outbound_posts": posts, "outbound_bad_signatures": bad,
+               "outbound_duplicates": duplicates, "by_kind": breakdown}),
+    );
+    Ok(())
+}
+
 /// A difference no timestamp shows: a lost `page.locked`/`unlocked` or `comment.*` event.
-fn timestamp_invisible(diff: &str) -> bool {
+pub(crate) fn timestamp_invisible(diff: &str) -> bool {
     diff.contains("/is_locked:") || diff.starts_with("comment ")
 }
 
@@ -107,6 +191,12 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
         false => None,
     };
 
+    // An outbound webhook destination: the feed's delivery latency under the load.
+    let secret = "bench-outbound-secret";
+    let receiver = Receiver::start(secret).await?;
+    let outbound_config = dir.join("outbound.toml");
+    std::fs::write(&outbound_config, receiver.config(secret))?;
+
     let addr = free_addr()?;
     let url = format!("http://{addr}/webhook");
     let mut hooks = sim.default_webhook_config(&url);
@@ -124,6 +214,10 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
         ("NOTION_MIRROR_PRESENCE", FAR_AWAY.into()),
         ("NOTION_MIRROR_FULL", FAR_AWAY.into()),
         ("NOTION_WEBHOOK_TOKEN", token),
+        (
+            "NOTION_MIRROR_CONFIG",
+            outbound_config.display().to_string(),
+        ),
     ];
     if let Some(mode) = &b.args.checkpoint {
         env.push(("NOTION_MIRROR_CHECKPOINT", mode.clone()));
@@ -152,6 +246,7 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
     sim.reset_stats();
     let stats_reset = Instant::now();
     let wal = WalWatch::start(&db);
+    let feed_before = last_seq(&db)?;
 
     // The edits.
     let mut rng = SimRng::new(b.args.seed ^ 0x10AD);
@@ -194,6 +289,7 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let measured_for = stats_reset.elapsed();
+    let feed_after = last_seq(&db)?;
     let wal_max_load = wal.max();
     let stats = sim.stats();
     let seen = watcher.finish();
@@ -261,6 +357,13 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
     drop(conn);
     sender.shutdown();
     sim.shutdown().await;
+    feed_figures(
+        b,
+        &db,
+        &receiver,
+        (feed_before, feed_after),
+        applied.values().sum(),
+    )?;
 
     // The report.
     let mut visible: Vec<f64> = seen

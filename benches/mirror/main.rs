@@ -20,10 +20,12 @@
 //! floods, held bodies).
 //!
 //! Groups (`--only`): cold, eta, wall, idle, edits, coalescing, latency, memory, ingest,
-//! backup, hostile, load, files (`eta`: the ETA sampled during the cold sync). The daemon
-//! groups need the cold-synced mirror, so they run the cold sync first (its figures are
-//! then not printed); `wall`, `hostile`, `load` and `files` do not (the cold sync's own
-//! files figures are in the `files` group too).
+//! backup, history, hostile, load, files (`eta`: the ETA sampled during the cold sync). The
+//! daemon groups need the cold-synced mirror, so they run the cold sync first (its figures
+//! are then not printed); `wall`, `hostile`, `load` and `files` do not (the cold sync's own
+//! files figures are in the `files` group too). `history` uses both: the cold mirror
+//! (SIGHUP resync of the unchanged workspace, after the idle sweep) and its own small
+//! workspace (the edit mix, outbound webhooks, with and without the feed).
 //!
 //! Modules, in reading order: `args` (flags), `report` (the `Bench` collector, the table and
 //! the JSON report), `proc` (the binary as a child process, `/proc` readings), `wait`
@@ -33,7 +35,10 @@
 //! `hostile` (connection floods and held bodies under a low descriptor limit), `views`
 //! (views as SQL, and the cold sync speaking 2026-12-01), `backup` (`notion-mirror backup`
 //! of the cold mirror), `replica` (the WAL's size, Litestream), `files` (archived files:
-//! the cold sync's, re-signing every expired URL, a 100 MB download).
+//! the cold sync's, re-signing every expired URL, a 100 MB download), `history` (the change
+//! feed on the cold mirror: rows of a SIGHUP resync, bytes per 1,000 changes, an outbound
+//! receiver), `history_edits` (the history group's own workspace: rows per edit of the load
+//! mix, outbound delivery latency, the writer's cost of the feed).
 //!
 //! Invariant: this file only orders the phases and maps the outcome to the exit status;
 //! every figure is measured in its module and enters the report through `Bench`.
@@ -44,6 +49,8 @@ mod cold;
 mod daemon_phases;
 mod edits;
 mod files;
+mod history;
+mod history_edits;
 mod hostile;
 mod http;
 mod ingest;
@@ -94,6 +101,12 @@ async fn run_all(b: &mut Bench) -> Result<()> {
                         b.fail("idle", &e);
                     }
                 }
+                if b.wants("history") {
+                    eprintln!("[bench] change feed of the cold sync, SIGHUP resync …");
+                    if let Err(e) = history::resync_rows(b, &sim, &dir).await {
+                        b.fail("history", &e);
+                    }
+                }
                 if ["edits", "coalescing", "latency", "memory", "ingest"]
                     .iter()
                     .any(|g| b.wants(g))
@@ -118,6 +131,12 @@ async fn run_all(b: &mut Bench) -> Result<()> {
         eprintln!("[bench] hostile clients (1,024 descriptors) …");
         if let Err(e) = hostile::hostile(b, &root).await {
             b.fail("hostile", &e);
+        }
+    }
+    if b.wants("history") {
+        eprintln!("[bench] change feed: edit mix, outbound webhooks, cost of history …");
+        if let Err(e) = history_edits::history_edits(b, &root).await {
+            b.fail("history", &e);
         }
     }
     if b.wants("load") {

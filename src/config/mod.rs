@@ -12,7 +12,9 @@ use crate::mirror::checkpoint::CheckpointMode;
 
 mod sources;
 use sources::{default_config_path, default_db_path, read_file, read_token};
-pub use sources::{Env, FileComments, FileConfig, FileHttp, FileSchedule, FileWebhooks, Overrides};
+pub use sources::{
+    Env, FileComments, FileConfig, FileHistory, FileHttp, FileSchedule, FileWebhooks, Overrides,
+};
 
 /// A secret string (API token, webhook verification token). Prints as `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]
@@ -110,6 +112,13 @@ pub struct Config {
     pub checkpoint: CheckpointMode,
     /// Archiving Notion-hosted files (docs/files.md).
     pub files: crate::files::FilesConfig,
+    /// Record the change feed (`changes`); `sync --no-history` turns it off for that run.
+    pub history: bool,
+    /// Changes older than this are pruned by the daily full sweep
+    /// (`NOTION_MIRROR_HISTORY_DAYS`, `[history] days`); `None`: kept forever.
+    pub history_retention: Option<Duration>,
+    /// Outbound webhook destinations (`[[outbound]]`, docs/history.md).
+    pub outbound: Vec<crate::outbound::Destination>,
 }
 
 /// The HTTP server's limits against slow or hostile clients (see docs/threat-model.md).
@@ -220,6 +229,13 @@ impl Config {
                 Err(e) => (None, Some(e.to_string())),
             };
         let notion_version = notion_version(over.notion_version.clone().or(file.notion_version))?;
+        let outbound = crate::outbound::destinations(file.outbound).map_err(|message| {
+            ConfigError::Invalid {
+                what: "[[outbound]] destination".into(),
+                message,
+            }
+        })?;
+        let history_days = over.history_days.or(file.history.days).filter(|d| *d > 0);
         let config = Config {
             token,
             token_problem,
@@ -280,6 +296,9 @@ impl Config {
             http: http_limits(&file.http),
             checkpoint,
             files,
+            history: !over.no_history,
+            history_retention: history_days.map(|d| Duration::from_secs(d.saturating_mul(86_400))),
+            outbound,
         };
         config.validate()?;
         Ok(config)
@@ -354,6 +373,8 @@ impl Config {
     pub fn store_options(&self) -> crate::mirror::StoreOptions {
         crate::mirror::StoreOptions {
             checkpoint: self.checkpoint,
+            history: self.history,
+            cause: None,
         }
     }
 

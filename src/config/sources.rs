@@ -44,6 +44,18 @@ pub struct FileConfig {
     pub files_max_mb: Option<u64>,
     pub files_max_total_mb: Option<u64>,
     pub files_external: Option<bool>,
+    #[serde(default)]
+    pub history: FileHistory,
+    /// `[[outbound]]` destinations of the change feed.
+    #[serde(default)]
+    pub outbound: Vec<crate::outbound::FileDestination>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHistory {
+    /// Keep changes this many days (0 or absent: forever).
+    pub days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,6 +115,10 @@ pub struct Overrides {
     pub files_dir: Option<PathBuf>,
     pub files_max_mb: Option<u64>,
     pub files_max_total_mb: Option<u64>,
+    /// `NOTION_MIRROR_HISTORY_DAYS` / `--history-days`.
+    pub history_days: Option<u64>,
+    /// `sync --no-history`.
+    pub no_history: bool,
 }
 
 /// The environment variables read outside clap.

@@ -165,3 +165,39 @@ fn an_unreadable_token_file_fails_only_commands_that_need_the_token() {
     assert!(err.contains("cannot read the Notion token file"), "{err}");
     assert!(err.contains("missing"), "{err}");
 }
+
+#[test]
+fn history_retention_and_outbound_destinations_come_from_the_file_or_the_environment() {
+    let c = Config::from_parts(FileConfig::default(), &Overrides::default(), &env()).unwrap();
+    assert_eq!(c.history_retention, None);
+    assert!(c.history && c.outbound.is_empty());
+    let text = "[history]\ndays = 30\n[[outbound]]\nname = \"ops\"\nurl = \"https://hooks.example.com/x?token=t\"\nsecret = \"s3cret\"\nobjects = [\"page\"]\nkinds = [\"created\", \"trashed\"]\n";
+    let c =
+        Config::from_parts(toml::from_str(text).unwrap(), &Overrides::default(), &env()).unwrap();
+    assert_eq!(c.history_retention, Some(Duration::from_secs(30 * 86_400)));
+    assert_eq!(c.outbound.len(), 1);
+    assert_eq!(c.outbound[0].name, "ops");
+    assert_eq!(c.outbound[0].kinds.as_ref().map(Vec::len), Some(2));
+    assert!(!format!("{:?}", c.outbound[0]).contains("s3cret"));
+    assert!(!format!("{:?}", c.outbound[0]).contains("token=t"));
+    // NOTION_MIRROR_HISTORY_DAYS beats the file; 0 keeps everything; --no-history.
+    let over = Overrides {
+        history_days: Some(7),
+        ..Overrides::default()
+    };
+    let c = Config::from_parts(toml::from_str(text).unwrap(), &over, &env()).unwrap();
+    assert_eq!(c.history_retention, Some(Duration::from_secs(7 * 86_400)));
+    let over = Overrides {
+        history_days: Some(0),
+        no_history: true,
+        ..Overrides::default()
+    };
+    let c = Config::from_parts(toml::from_str(text).unwrap(), &over, &env()).unwrap();
+    assert_eq!(c.history_retention, None);
+    assert!(!c.history);
+    // A destination without a secret is refused with one line naming it.
+    let bad = "[[outbound]]\nname = \"ops\"\nurl = \"https://h.example.com/\"\nsecret = \"\"\n";
+    let err = Config::from_parts(toml::from_str(bad).unwrap(), &Overrides::default(), &env())
+        .unwrap_err();
+    assert!(err.to_string().contains("ops: secret is empty"), "{err}");
+}

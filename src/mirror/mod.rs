@@ -1,11 +1,13 @@
 //! The mirror: the SQLite file users query. Schema and migrations (`open`), the one writer
-//! (`store`), object upserts and removals (`write`), plain-text rendering (`text`),
+//! (`store`), object upserts and removals (`write`), the change feed's states and diffs
+//! (`changes`), plain-text rendering (`text`),
 //! property values (`properties`), typed views (`views`), Notion views as SQL views
 //! (`view_sql`), and read helpers (`read`).
 //!
 //! Invariant: this module is the only code that writes mirror tables, and every write goes
 //! through the single writer thread in [`store::Store`].
 
+pub mod changes;
 pub mod checkpoint;
 pub mod file_refs;
 pub mod known;
@@ -37,6 +39,7 @@ pub const USER_TABLES: &[&str] = &[
     "views",
     "files",
     "file_refs",
+    "changes",
 ];
 
 /// The schema's other names (with the FTS5 shadow tables): typed views never take them.
@@ -52,6 +55,9 @@ pub const INTERNAL_NAMES: &[&str] = &[
     "typed_views",
     "view_sql",
     "attachments",
+    "page_history",
+    "outbound",
+    "sqlite_sequence",
 ];
 
 /// Errors from the mirror store. None is retryable by waiting: they are disk, schema or

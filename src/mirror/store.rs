@@ -26,8 +26,10 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::changes::Cause;
 use super::checkpoint::{self, CheckpointMode, Policy, WalStats};
 use super::syncer::{self, Committed, Health, WalFile};
+use super::write::changes as recorder;
 use super::StoreError;
 
 /// At most this many jobs share one transaction.
@@ -41,16 +43,32 @@ const LINGER_BELOW: usize = 16;
 const IDLE_SHRINK: Duration = Duration::from_secs(5);
 
 /// How the store runs (beyond the file it opens).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct StoreOptions {
     /// Who checkpoints the WAL (see `checkpoint.rs`).
     pub checkpoint: CheckpointMode,
+    /// Record the change feed (`changes`); off for `sync --no-history`.
+    pub history: bool,
+    /// The cause of every change this store writes, whatever its handles say (`sync`).
+    pub cause: Option<Cause>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            checkpoint: CheckpointMode::default(),
+            history: true,
+            cause: None,
+        }
+    }
 }
 
 /// A handle to the writer thread. Cheap to clone; every clone talks to the same thread.
+/// A handle may carry the cause of the changes its jobs write ([`Store::with_cause`]).
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    cause: Option<Cause>,
 }
 
 struct Inner {
@@ -62,6 +80,8 @@ struct Inner {
     counters: Arc<StoreCounters>,
     health: Arc<Health>,
     wal_stats: Arc<WalStats>,
+    fixed_cause: Option<Cause>,
+    feed: Arc<syncer::Feed>,
 }
 
 /// Group-commit figures, for `/metrics` and benchmarks.
@@ -82,6 +102,7 @@ pub(super) trait Job: Send {
 }
 
 struct TypedJob<T, F> {
+    cause: Option<Cause>,
     work: Option<F>,
     outcome: Option<Result<T, StoreError>>,
     reply: Option<oneshot::Sender<Result<T, StoreError>>>,
@@ -101,10 +122,14 @@ where
             }));
             return;
         }
-        let result = work(conn);
+        recorder::begin(self.cause);
+        // The job's changes are written inside its savepoint: they commit with it or not at
+        // all.
+        let result = work(conn).and_then(|value| recorder::finish(conn).map(|()| value));
         let end = match result {
             Ok(_) => statement(conn, "RELEASE job"),
             Err(_) => {
+                recorder::abandon();
                 statement(conn, "ROLLBACK TO job").and_then(|()| statement(conn, "RELEASE job"))
             }
         };
@@ -159,6 +184,7 @@ impl Store {
             source: e,
         })?;
         let wal = Arc::new(Mutex::new(wal));
+        let feed = Arc::new(syncer::Feed::new(recorder::last_seq(&conn)?));
         let (sender, receiver) = mpsc::channel::<Msg>();
         let (to_syncer, synced) = mpsc::channel::<Committed>();
         let counters = Arc::new(StoreCounters::default());
@@ -169,6 +195,8 @@ impl Store {
             health: health.clone(),
             wal: wal.clone(),
             policy: policy.clone(),
+            history: options.history,
+            feed: feed.clone(),
         };
         let spawn_error = |e| StoreError::Io {
             path: path.display().to_string(),
@@ -180,9 +208,10 @@ impl Store {
             .spawn(move || writer_loop(conn, receiver, to_syncer, &writer))
             .map_err(spawn_error)?;
         let syncer_health = health.clone();
+        let syncer_feed = feed.clone();
         let syncer = std::thread::Builder::new()
             .name("mirror-sync".into())
-            .spawn(move || syncer::syncer_loop(wal, synced, syncer_health))
+            .spawn(move || syncer::syncer_loop(wal, synced, syncer_health, syncer_feed))
             .map_err(spawn_error)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let wal_stats = Arc::new(WalStats::default());
@@ -201,8 +230,26 @@ impl Store {
                 counters,
                 health,
                 wal_stats,
+                fixed_cause: options.cause,
+                feed,
             }),
+            cause: None,
         })
+    }
+
+    /// A handle whose jobs write their changes with `cause` (unless the store has a fixed
+    /// cause: `sync`).
+    pub fn with_cause(&self, cause: Cause) -> Store {
+        Store {
+            inner: self.inner.clone(),
+            cause: Some(cause),
+        }
+    }
+
+    /// The newest seq of `changes` that is committed *and* on disk (what may be handed on:
+    /// a seq never seen by a reader can still be rolled back by a crash).
+    pub fn durable_seq(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.inner.feed.subscribe()
     }
 
     /// Where the mirror lives.
@@ -233,6 +280,7 @@ impl Store {
     {
         let (reply, answer) = oneshot::channel();
         let job = TypedJob {
+            cause: self.inner.fixed_cause.or(self.cause),
             work: Some(work),
             outcome: None,
             reply: Some(reply),
@@ -294,6 +342,8 @@ struct Writer {
     health: Arc<Health>,
     wal: Arc<Mutex<WalFile>>,
     policy: Policy,
+    history: bool,
+    feed: Arc<syncer::Feed>,
 }
 
 fn writer_loop(
@@ -302,6 +352,7 @@ fn writer_loop(
     syncer: mpsc::Sender<Committed>,
     writer: &Writer,
 ) {
+    recorder::set_history(writer.history);
     let mut shrunk = true;
     loop {
         let first = match receiver.recv_timeout(IDLE_SHRINK) {
@@ -337,7 +388,7 @@ fn writer_loop(
         let committed = run_batch(&conn, batch, &writer.counters);
         if let Err(mpsc::SendError(committed)) = syncer.send(committed) {
             // No syncer (it died): make the commit durable here.
-            committed.finish(syncer::sync(&writer.wal), &writer.health);
+            committed.finish(syncer::sync(&writer.wal), &writer.health, &writer.feed);
         }
     }
     checkpoint::at_close(&conn, &writer.policy);
@@ -370,9 +421,11 @@ fn run_batch(
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         tracing::error!(jobs = batch.len(), "mirror commit failed");
     }
+    let seq = recorder::take_last_seq().filter(|_| commit.is_ok());
     Committed {
         jobs: batch,
         commit,
+        seq,
     }
 }
 

@@ -111,16 +111,50 @@ pub(super) fn wal_path(db: &Path) -> PathBuf {
 pub(super) struct Committed {
     pub(super) jobs: Vec<Box<dyn Job>>,
     pub(super) commit: Result<(), String>,
+    /// The highest `changes.seq` the batch wrote.
+    pub(super) seq: Option<i64>,
+}
+
+/// The newest `changes.seq` known durable, for the outbound deliveries: published only
+/// once the WAL holding it is on disk.
+#[derive(Debug)]
+pub struct Feed {
+    sender: tokio::sync::watch::Sender<i64>,
+}
+
+impl Feed {
+    pub(super) fn new(seq: i64) -> Self {
+        Feed {
+            sender: tokio::sync::watch::Sender::new(seq),
+        }
+    }
+
+    pub(super) fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.sender.subscribe()
+    }
+
+    fn publish(&self, seq: i64) {
+        self.sender.send_if_modified(|current| {
+            let newer = seq > *current;
+            if newer {
+                *current = seq;
+            }
+            newer
+        });
+    }
 }
 
 impl Committed {
-    pub(super) fn finish(self, synced: Result<(), String>, health: &Health) {
+    pub(super) fn finish(self, synced: Result<(), String>, health: &Health, feed: &Feed) {
         let outcome = match (&self.commit, synced) {
             (Ok(()), Ok(())) => Ok(()),
             (Ok(()), Err(e)) => Err(format!("commit not durable: {e}")),
             (Err(e), _) => Err(e.clone()),
         };
         health.record(&outcome);
+        if let (Ok(()), Some(seq)) = (&outcome, self.seq) {
+            feed.publish(seq);
+        }
         for job in self.jobs {
             job.finish(outcome.clone());
         }
@@ -133,6 +167,7 @@ pub(super) fn syncer_loop(
     wal: Arc<Mutex<WalFile>>,
     batches: mpsc::Receiver<Committed>,
     health: Arc<Health>,
+    feed: Arc<Feed>,
 ) {
     while let Ok(first) = batches.recv() {
         let mut ready = vec![first];
@@ -144,7 +179,7 @@ pub(super) fn syncer_loop(
             tracing::error!(error = %e, "cannot fsync the mirror's WAL; the batch fails");
         }
         for batch in ready {
-            batch.finish(synced.clone(), &health);
+            batch.finish(synced.clone(), &health, &feed);
         }
     }
 }

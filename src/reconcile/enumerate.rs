@@ -188,8 +188,10 @@ pub(super) async fn enumerate(
     Ok(listed)
 }
 
-/// Parked work gets a fresh start; finished webhook events past retention go; file
-/// references are re-derived and files unreferenced for a day are collected.
+/// Parked work gets a fresh start; finished webhook events past retention go, and so do
+/// changes past the history retention (`NOTION_MIRROR_HISTORY_DAYS`) that every outbound
+/// destination has handled; file references are re-derived and files unreferenced for a
+/// day are collected.
 async fn housekeeping(ctx: &Ctx, options: &SweepOptions) -> Result<(), FetchError> {
     let revived = ctx
         .store
@@ -208,6 +210,19 @@ async fn housekeeping(ctx: &Ctx, options: &SweepOptions) -> Result<(), FetchErro
     }
     if let Some(files) = &options.files {
         crate::files::sweep(&ctx.store, &files.blobs, files.mode).await?;
+    }
+    if let Some(keep) = options.history_retention {
+        let cutoff = queue::iso_ms(queue::now_ms() - keep.as_millis() as i64);
+        let pruned = ctx
+            .store
+            .write(move |c| write::changes::prune_changes(c, &cutoff))
+            .await?;
+        if pruned > 0 {
+            tracing::info!(
+                changes = pruned,
+                "changes past the history retention pruned"
+            );
+        }
     }
     Ok(())
 }

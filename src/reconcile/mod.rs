@@ -83,6 +83,8 @@ pub struct SweepOptions {
     pub full_sweep_comments: bool,
     /// Finished webhook events older than this are pruned by full sweeps.
     pub event_retention: Duration,
+    /// Changes older than this are pruned by full sweeps (`None`: kept forever).
+    pub history_retention: Option<Duration>,
     /// Webhooks are configured: an incremental sweep leaves changes that events explain to
     /// them (when events actually arrived in the last hour).
     pub webhooks_enabled: bool,
@@ -169,6 +171,10 @@ pub async fn sweep(
         .write(move |c| write::start_run(c, kind.as_str()))
         .await?;
     let origin = Origin::sweep(Some(run_id));
+    // What the listings write is recorded in the change feed with the sweep's kind.
+    ctx.store = ctx
+        .store
+        .with_cause(crate::mirror::changes::Cause::of_sweep(kind.as_str()));
     let result = match kind {
         SweepKind::Incremental => incremental::incremental(&ctx, options, origin, shutdown).await,
         _ => enumerate::enumerate(&ctx, kind, options, origin, shutdown).await,

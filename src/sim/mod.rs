@@ -143,6 +143,7 @@
 //!   went to the trash with it).
 
 pub mod api;
+pub mod changes;
 pub mod cli;
 
 mod control;
@@ -490,6 +491,27 @@ impl Sim {
             }
         }
         None
+    }
+
+    /// Like [`Sim::mutate_kind`], and what the change feed of an exact mirror (speaking
+    /// `version`) must then record: the exact changes ([`changes::between`]) and what the
+    /// mutation itself says ([`changes::of_mutation`]).
+    pub fn mutate_kind_with_changes(
+        &self,
+        rng: &mut SimRng,
+        kind: &str,
+        version: version::NotionVersion,
+    ) -> Option<(
+        Mutation,
+        Vec<crate::mirror::changes::Change>,
+        Vec<changes::Expectation>,
+    )> {
+        let before = self.expected_for(version);
+        let (m, outcome, _) = self.mutate_kind(rng, kind)?;
+        let after = self.expected_for(version);
+        let exact = changes::between(&before, &after);
+        let meant = changes::of_mutation(&m, &outcome, &before, &after);
+        Some((m, exact, meant))
     }
 
     /// Applies `count` random valid mutations (seeded) and returns them.

@@ -340,6 +340,13 @@ pub async fn metrics(ingress: &Ingress, conn: &Conn) -> Reply {
         };
         m.set("notion_mirror_sweep_eta_seconds", &[], eta);
     }
+    if let Ok((seq, destinations)) = ingress
+        .store
+        .read(|c| Ok((crate::history::last_seq(c)?, crate::outbound::status(c)?)))
+        .await
+    {
+        outbound_metrics(&ingress.metrics, seq, &destinations);
+    }
     let wal = ingress.store.wal_stats();
     let m = &ingress.metrics;
     m.set(
@@ -389,6 +396,32 @@ pub async fn metrics(ingress: &Ingress, conn: &Conn) -> Reply {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     r
+}
+
+/// The change feed's newest seq and each outbound destination's cursor, lag and errors.
+fn outbound_metrics(
+    m: &crate::metrics::Metrics,
+    seq: i64,
+    destinations: &[crate::outbound::DestinationStatus],
+) {
+    m.set("notion_mirror_changes_seq", &[], seq as f64);
+    for d in destinations {
+        let label = [("destination", d.name.as_str())];
+        m.set("notion_mirror_outbound_cursor", &label, d.cursor as f64);
+        m.set("notion_mirror_outbound_lag", &label, d.lag as f64);
+        m.set("notion_mirror_outbound_lag_seconds", &label, d.lag_seconds);
+        m.set("notion_mirror_outbound_failures", &label, d.failures as f64);
+        let last_error = d
+            .last_error_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or(0.0, |t| t.timestamp() as f64);
+        m.set(
+            "notion_mirror_outbound_last_error_timestamp_seconds",
+            &label,
+            last_error,
+        );
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use notion_mirror::verify::{self, Scope};
 use rusqlite::Connection;
 
 pub mod process;
+pub mod receiver;
 
 /// Starts a simulator with `knobs` (use `Knobs::unlimited()` unless the test is about limits).
 pub async fn sim(generator: GenConfig, knobs: Knobs) -> Sim {

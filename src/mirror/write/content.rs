@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
+use super::changes::{Place, Version};
 use super::{
     clean_raw, files, id_of, parent_of, str_field, tombstone, trashed, Incoming, Removal, Upsert,
 };
@@ -65,21 +66,34 @@ pub fn upsert_blocks(
                 text = title;
             }
         }
+        let before = super::changes::block_before(conn, &id)?;
+        let in_trash = trashed(&raw);
+        let (raw_json, parent_id) = (raw.to_string(), ids::normalize_or_keep(&block.parent_id));
         let wrote = stmt.execute(params![
             id,
-            raw.to_string(),
+            raw_json,
             page_id,
-            ids::normalize_or_keep(&block.parent_id),
+            parent_id,
             block.position,
             kind,
             has_children,
             text,
-            trashed(&raw),
+            in_trash,
         ])?;
         if wrote > 0 {
             files::record(conn, Holder::Block, &id, &raw)?;
         }
         changed += wrote as u64;
+        let after = Version {
+            raw: raw_json,
+            place: Some(Place {
+                parent: parent_id,
+                position: block.position,
+                text,
+                kind,
+            }),
+        };
+        super::changes::note_block(conn, page_id, &id, before, Some(after))?;
     }
     Ok(changed)
 }
@@ -200,15 +214,19 @@ pub fn replace_children(
     Ok(changed + removed)
 }
 
-/// Deletes a block and everything under it; returns how many rows went.
+/// Deletes a block and everything under it in the same page's content; returns how many
+/// rows went. A `child_page` block's children are that page's own content (their
+/// `parent_id` is the page's id, which is the block's): they stay with their page.
 fn delete_subtree(conn: &Connection, id: &str) -> Result<u64, StoreError> {
-    let n = conn.execute(
+    super::changes::delete_blocks(
+        conn,
         "WITH RECURSIVE d(id) AS (
-             SELECT ?1 UNION SELECT b.id FROM blocks b JOIN d ON b.parent_id = d.id)
-         DELETE FROM blocks WHERE id IN (SELECT id FROM d)",
-        [id],
-    )?;
-    Ok(n as u64)
+             SELECT ?1 UNION SELECT b.id FROM blocks b JOIN d ON b.parent_id = d.id
+             WHERE b.page_id = (SELECT page_id FROM blocks WHERE id = ?1))
+         DELETE FROM blocks WHERE id IN (SELECT id FROM d)
+         RETURNING id, raw, parent_id, position, text, type, page_id",
+        id,
+    )
 }
 
 fn delete_blocks_not_in(
@@ -224,9 +242,13 @@ fn delete_blocks_not_in(
             .filter(|id| !keep.contains(id))
             .collect()
     };
-    let mut delete = conn.prepare_cached("DELETE FROM blocks WHERE id = ?1")?;
     for id in &stale {
-        delete.execute([id])?;
+        super::changes::delete_blocks(
+            conn,
+            "DELETE FROM blocks WHERE id = ?1
+             RETURNING id, raw, parent_id, position, text, type, page_id",
+            id,
+        )?;
     }
     Ok(stale.len() as u64)
 }
@@ -329,6 +351,7 @@ pub fn replace_page_comments(
 
 /// Removes one comment with a tombstone.
 pub fn remove_comment(conn: &Connection, id: &str, why: Removal) -> Result<bool, StoreError> {
+    super::changes::note_removed(conn, "comment", id)?;
     let n = conn
         .prepare_cached("DELETE FROM comments WHERE id = ?1")?
         .execute([id])?;
@@ -349,6 +372,34 @@ mod tests {
             parent_id: parent.into(),
             position: 0,
         }
+    }
+
+    #[test]
+    fn a_child_page_block_leaving_its_parent_leaves_the_child_pages_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = crate::mirror::open::open_read_write(&dir.path().join("m.db")).unwrap();
+        let parent = "00000000-0000-4000-8000-00000000000a";
+        let child = "00000000-0000-4000-8000-00000000000b";
+        let para = "00000000-0000-4000-8000-00000000000c";
+        upsert_blocks(&c, parent, &[block(child, parent, "child_page", true)]).unwrap();
+        replace_page_blocks(
+            &c,
+            child,
+            &[block(para, child, "paragraph", false)],
+            "t",
+            "t",
+        )
+        .unwrap();
+        // The child page is trashed: its block leaves the parent's list.
+        replace_children(&c, parent, parent, &[], &[]).unwrap();
+        let left: Vec<String> = c
+            .prepare("SELECT id FROM blocks ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(left, vec![para.to_string()]);
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Object upserts and removals, each a plain function over the writer's `&Connection`:
 //! pages, databases, data sources and users (`objects`), blocks and comments (`content`),
-//! settings and sweep records (`runs`), and the helpers they share (here).
+//! settings and sweep records (`runs`), the change feed's recorder (`changes`), and the
+//! helpers they share (here).
 //!
 //! Invariants: ids are normalized before they are keys; `raw` never carries `request_id`;
 //! a page upsert keeps its content bookkeeping (`content_edited_time`), re-renders its
 //! `property_values` only when `raw` changed (or the rows were damaged), and keeps the text
 //! of the `child_page` block that stands for it in step; removing an object removes what
-//! hangs off it and writes a tombstone; an object that comes back loses its tombstone.
+//! hangs off it and writes a tombstone; an object that comes back loses its tombstone;
+//! every upsert and removal notes its change for the feed (`changes`).
 
+pub mod changes;
 mod content;
 mod downloads;
 pub mod files;
@@ -119,10 +122,12 @@ impl Incoming {
         })
     }
 
-    /// Call after writing: an object new to the mirror loses any tombstone it had. An
+    /// Call after writing: the change is noted for the feed (re-signed file URLs are no
+    /// change there either), and an object new to the mirror loses any tombstone it had. An
     /// object whose JSON changed only by Notion re-signing its file URLs was written (its
     /// `raw` keeps the fresh URLs) but did not change (docs/files.md).
     pub(crate) fn written(&self, conn: &Connection, object: &str) -> Result<Upsert, StoreError> {
+        changes::note_upsert(conn, object, &self.id, self.previous.as_deref(), &self.raw)?;
         let Some(previous) = &self.previous else {
             forget_tombstone(conn, object, &self.id)?;
             return Ok(Upsert::New);

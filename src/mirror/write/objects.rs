@@ -283,6 +283,7 @@ pub fn replace_users(conn: &Connection, users: Vec<Value>) -> Result<(usize, usi
             .collect()
     };
     for id in &stale {
+        super::changes::note_removed(conn, "user", id)?;
         conn.execute("DELETE FROM users WHERE id = ?1", [id])?;
         tombstone(conn, "user", id, Removal::NotListed)?;
     }
@@ -292,6 +293,7 @@ pub fn replace_users(conn: &Connection, users: Vec<Value>) -> Result<(usize, usi
 /// Removes a page with its property values, blocks and comments. Returns false when the
 /// mirror did not have it.
 pub fn remove_page(conn: &Connection, id: &str, why: Removal) -> Result<bool, StoreError> {
+    super::changes::note_removed(conn, "page", id)?;
     let n = conn
         .prepare_cached("DELETE FROM pages WHERE id = ?1")?
         .execute([id])?;
@@ -321,6 +323,7 @@ pub fn remove_data_source(conn: &Connection, id: &str, why: Removal) -> Result<u
             removed += 1;
         }
     }
+    super::changes::note_removed(conn, "data_source", id)?;
     let n = conn
         .prepare_cached("DELETE FROM data_sources WHERE id = ?1")?
         .execute([id])?;
@@ -344,6 +347,7 @@ pub fn remove_database(conn: &Connection, id: &str, why: Removal) -> Result<usiz
         removed += remove_data_source(conn, &source, Removal::ParentRemoved)?;
     }
     removed += super::remove_views_of_database(conn, id)?;
+    super::changes::note_removed(conn, "database", id)?;
     let n = conn
         .prepare_cached("DELETE FROM databases WHERE id = ?1")?
         .execute([id])?;

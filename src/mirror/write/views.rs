@@ -67,6 +67,7 @@ pub fn upsert_view(conn: &Connection, view: Value) -> Result<Upsert, StoreError>
 
 /// Removes a view (and its SQL view). Returns false when the mirror did not have it.
 pub fn remove_view(conn: &Connection, id: &str, why: Removal) -> Result<bool, StoreError> {
+    super::changes::note_removed(conn, "view", id)?;
     let n = conn
         .prepare_cached("DELETE FROM views WHERE id = ?1")?
         .execute([id])?;
@@ -85,6 +86,7 @@ pub fn remove_views_of_database(conn: &Connection, database_id: &str) -> Result<
         rows.collect::<Result<_, _>>()?
     };
     for id in &ids {
+        super::changes::note_removed(conn, "view", id)?;
         conn.prepare_cached("DELETE FROM views WHERE id = ?1")?
             .execute([id])?;
         tombstone(conn, "view", id, Removal::ParentRemoved)?;
