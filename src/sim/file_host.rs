@@ -204,3 +204,35 @@ impl Body for Streamed {
         SizeHint::with_exact(self.left)
     }
 }
+
+/// The file host as tests and benchmarks see it.
+impl super::Sim {
+    /// The hosted files of the workspace (their bytes: [`super::files::HostedFile::content`]).
+    pub fn hosted_files(&self) -> Vec<super::files::HostedFile> {
+        super::lock(&self.inner.ws)
+            .files
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// What the file host served so far.
+    pub fn file_stats(&self) -> super::files::FileStats {
+        self.inner.files.stats()
+    }
+
+    pub fn reset_file_stats(&self) {
+        self.inner.files.reset_stats();
+    }
+
+    /// Every hosted-file URL handed out so far stops working (400 `ExpiredToken`, as when
+    /// the temporary credentials Notion signs with expire); new renderings work.
+    pub fn expire_file_sessions(&self) {
+        self.inner.files.expire_sessions();
+    }
+
+    /// Signs the hosted files in `v` as an API answer now would.
+    pub fn sign_files(&self, v: &mut serde_json::Value) {
+        self.inner.files.sign(v, self.knobs().file_url_ttl);
+    }
+}

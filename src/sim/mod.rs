@@ -561,31 +561,6 @@ impl Sim {
         e
     }
 
-    /// The hosted files of the workspace (their bytes: [`files::HostedFile::content`]).
-    pub fn hosted_files(&self) -> Vec<files::HostedFile> {
-        lock(&self.inner.ws).files.values().cloned().collect()
-    }
-
-    /// What the file host served so far.
-    pub fn file_stats(&self) -> files::FileStats {
-        self.inner.files.stats()
-    }
-
-    pub fn reset_file_stats(&self) {
-        self.inner.files.reset_stats();
-    }
-
-    /// Every hosted-file URL handed out so far stops working (400 `ExpiredToken`, as when
-    /// the temporary credentials Notion signs with expire); new renderings work.
-    pub fn expire_file_sessions(&self) {
-        self.inner.files.expire_sessions();
-    }
-
-    /// Signs the hosted files in `v` as an API answer now would.
-    pub fn sign_files(&self, v: &mut serde_json::Value) {
-        self.inner.files.sign(v, self.knobs().file_url_ttl);
-    }
-
     /// The fewest requests a complete cold sync of the current workspace needs.
     pub fn floor(&self) -> Floor {
         let cap = self.knobs().max_query_rows;

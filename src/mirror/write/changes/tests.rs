@@ -1,3 +1,5 @@
+//! Unit tests of the change feed's writer: what each upsert and removal records.
+
 use super::*;
 use crate::mirror::write::{self, BlockRow};
 use serde_json::json;
