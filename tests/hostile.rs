@@ -292,8 +292,12 @@ async fn a_signed_event_is_mirrored_while_2000_incomplete_bodies_are_held_under_
         held.push(s);
     }
     let _ = common::http();
+    // A fresh connection per request, as Notion's deliveries come: a keep-alive connection
+    // left idle is the first one the cap closes when the held ones still queued in the
+    // listen backlog are accepted.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     let base = format!("http://{}", daemon.addr);
