@@ -49,13 +49,12 @@ impl SourceSchema {
     }
 }
 
-/// The title-derived base of a view name: lowercase, each run of non-alphanumerics → `_`,
-/// trimmed; empty or digit-leading titles get the `ds_` prefix (an empty title has nothing
-/// to name it by, so it always carries its id: `ds_<8 hex>`).
-pub fn base_name(title: &str, id: &str) -> String {
+/// `text` lowercased, each run of non-alphanumerics turned into one `_`, trimmed at both
+/// ends (shared by typed view names and the names of Notion views as SQL views).
+pub fn slug(text: &str) -> String {
     let mut out = String::new();
     let mut gap = false;
-    for ch in title.to_lowercase().chars() {
+    for ch in text.to_lowercase().chars() {
         if ch.is_alphanumeric() {
             if gap && !out.is_empty() {
                 out.push('_');
@@ -66,6 +65,14 @@ pub fn base_name(title: &str, id: &str) -> String {
             gap = true;
         }
     }
+    out
+}
+
+/// The title-derived base of a view name: lowercase, each run of non-alphanumerics → `_`,
+/// trimmed; empty or digit-leading titles get the `ds_` prefix (an empty title has nothing
+/// to name it by, so it always carries its id: `ds_<8 hex>`).
+pub fn base_name(title: &str, id: &str) -> String {
+    let mut out = slug(title);
     if out.is_empty() {
         return format!("ds_{}", ids::short(id));
     }

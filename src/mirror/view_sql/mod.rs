@@ -183,19 +183,7 @@ fn order_by(sorts: &Value, schema: &Schema) -> Result<String, String> {
 /// The name part of a view: lowercase, each run of non-alphanumerics → `_`, trimmed;
 /// empty → `v_<8 hex of the id>`.
 pub fn view_part(name: &str, id: &str) -> String {
-    let mut out = String::new();
-    let mut gap = false;
-    for ch in name.to_lowercase().chars() {
-        if ch.is_alphanumeric() {
-            if gap && !out.is_empty() {
-                out.push('_');
-            }
-            gap = false;
-            out.push(ch);
-        } else {
-            gap = true;
-        }
-    }
+    let out = super::views::slug(name);
     if out.is_empty() {
         format!("v_{}", ids::short(id))
     } else {
