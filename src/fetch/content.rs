@@ -27,6 +27,15 @@ fn is_boundary(kind: &str) -> bool {
     matches!(kind, "child_page" | "child_database")
 }
 
+/// The object a boundary block stands for.
+fn boundary_kind(block_type: &str) -> Kind {
+    if block_type == "child_page" {
+        Kind::Page
+    } else {
+        Kind::Database
+    }
+}
+
 fn block_id(block: &Value) -> Option<String> {
     block
         .get("id")
@@ -267,6 +276,7 @@ pub async fn refresh_blocks(
         }
     }
     // 3. Still not found: ask each block where it is.
+    let mut trashed_boundaries: Vec<(Kind, String)> = Vec::new();
     for id in std::mem::take(&mut missing) {
         let block = match ctx.client.retrieve_block(&id).await {
             Ok(block) => block,
@@ -275,6 +285,12 @@ pub async fn refresh_blocks(
             Err(e) => return Err(e.into()),
         };
         if write::trashed(&block) {
+            // A child page or database created and trashed between two reads of this
+            // list: its own object may be mirrored live (found by a sweep, its
+            // `page.deleted` lost), so it is refetched if the mirror holds it live.
+            if is_boundary(block_kind(&block)) {
+                trashed_boundaries.push((boundary_kind(block_kind(&block)), id));
+            }
             continue;
         }
         let parent = write::parent_of(&block).1.unwrap_or_default();
@@ -334,12 +350,13 @@ pub async fn refresh_blocks(
             for parent in &parents {
                 for (id, kind) in read::child_blocks(c, parent)? {
                     if is_boundary(&kind) && !listed.contains(&id) {
-                        left.push(if kind == "child_page" {
-                            (Kind::Page, id)
-                        } else {
-                            (Kind::Database, id)
-                        });
+                        left.push((boundary_kind(&kind), id));
                     }
+                }
+            }
+            for (kind, id) in trashed_boundaries {
+                if read::holds_live(c, kind, &id)? && !left.iter().any(|(_, l)| *l == id) {
+                    left.push((kind, id));
                 }
             }
             Ok(left)

@@ -27,9 +27,15 @@ pub async fn refresh(ctx: &Ctx, item: &WorkItem) -> Result<Report, FetchError> {
         Some(_) => title_of(ctx, &id).await?,
         None => None,
     };
+    // A page the mirror holds as trashed is in no listing a sweep reads (search and
+    // queries omit trashed pages): an event about it is the only news of its new version
+    // (`last_edited_by`/`time` moved by an edit under it, or a restore whose own event was
+    // lost), so even a content event reads the page object.
+    let trashed_before = before.as_ref().is_some_and(|s| s.in_trash);
     let wants_get = item.reasons
         & (reason::PROPERTIES | reason::VERIFY | reason::TRASH | reason::TITLE_OR_CONTENT)
-        != 0;
+        != 0
+        || (trashed_before && item.from_webhook());
     let mut fetched: Option<(String, String)> = None; // (last_edited_time, title)
     if wants_get || before.is_none() {
         match ctx.client.retrieve_page(&id).await {

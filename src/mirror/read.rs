@@ -190,6 +190,26 @@ pub fn child_blocks(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// True when the mirror holds page or database `id` and not as trashed.
+pub fn holds_live(
+    conn: &Connection,
+    kind: crate::queue::Kind,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let table = match kind {
+        crate::queue::Kind::Page => "pages",
+        crate::queue::Kind::Database => "databases",
+        _ => return Ok(false),
+    };
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT 1 FROM {table} WHERE id = ?1 AND in_trash = 0"
+        ))?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// Every block id of a page's content (for per-block comment lists).
 pub fn block_ids_of_page(
     conn: &Connection,
