@@ -284,6 +284,76 @@ async fn view_webhooks_create_change_and_remove_views_and_their_sql() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_databases_views_come_with_it_when_their_events_are_lost() {
+    let sim = common::sim(GenConfig::small(23), Knobs::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config(&sim, dir.path());
+    let daemon = common::start_daemon(&config).await;
+    let mut hooks = sim.default_webhook_config(&format!("http://{}/webhook", daemon.addr));
+    hooks.aggregation_window = Duration::from_millis(200);
+    sim.start_webhooks(hooks);
+    let sender = sim.webhooks().expect("sender");
+    assert_eq!(sender.send_verification().await, Ok(200));
+    common::wait_queue_idle(&config).await;
+    let parent = sim.read(|ws| {
+        ws.pages
+            .values()
+            .find(|p| {
+                !p.in_trash
+                    && !p.is_locked
+                    && p.parent == notion_mirror::sim::model::Parent::Workspace
+            })
+            .map(|p| p.id.clone())
+            .unwrap()
+    });
+    // Every event of the new database is lost but `database.created` (re-sent by hand).
+    sender.set_faults(1.0, 0.0, Duration::ZERO);
+    let db = sim
+        .mutate(Mutation::CreateDatabase {
+            parent_page_id: parent.clone(),
+            title: "Lost views".into(),
+            data_source_titles: Vec::new(),
+        })
+        .unwrap()
+        .created_ids[0]
+        .clone();
+    assert!(sender.quiesce(Duration::from_secs(30)).await);
+    sender.set_faults(0.0, 0.0, Duration::ZERO);
+    let views = sim.read(|ws| ws.databases[&db].views.clone());
+    assert_eq!(
+        views.len(),
+        1,
+        "Notion makes a default view with the database"
+    );
+    sender.emit(notion_mirror::sim::events::RawEvent {
+        event_type: "database.created".into(),
+        entity_type: "database".into(),
+        entity_id: db.clone(),
+        data: json!({ "parent": { "id": parent, "type": "page" } }),
+        at: chrono::Utc::now(),
+        authors: sim.read(|ws| vec![(ws.author_id.clone(), "person".to_string())]),
+    });
+    let c = config.clone();
+    let view = views[0].clone();
+    common::wait_for(
+        "the new database's default view mirrored",
+        Duration::from_secs(30),
+        || {
+            let (c, view) = (c.clone(), view.clone());
+            async move {
+                common::count(
+                    &c,
+                    &format!("select count(*) from views where id = '{view}'"),
+                ) == 1
+            }
+        },
+    )
+    .await;
+    daemon.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_block_property_and_icon_types_are_stored_and_counted_not_failed() {
     let sim = common::sim(GenConfig::small(23), Knobs::unlimited()).await;
     let dir = tempfile::tempdir().unwrap();

@@ -49,6 +49,10 @@ pub async fn refresh_database(ctx: &Ctx, item: &WorkItem) -> Result<Report, Fetc
             ))
         })
         .await?;
+    // (Sweep items need not: the sweeps that fetch databases list their views.)
+    if trashed_before.is_none() && item.from_webhook() {
+        list_new_views(ctx, item, &id).await?;
+    }
     if item.reasons & reason::DATA_SOURCES != 0 {
         // New sources in full; known ones only when the database's trash state moved
         // (theirs moved with it); sources no longer listed are checked directly.
@@ -75,6 +79,40 @@ pub async fn refresh_database(ctx: &Ctx, item: &WorkItem) -> Result<Report, Fetc
         ctx.enqueue(signals).await?;
     }
     Ok(Report::written(written))
+}
+
+/// A database new to the mirror through a webhook has its views listed once (one request): Notion creates a
+/// default view with every database, and a lost `view.created` would otherwise wait for
+/// the daily sweep. Views the mirror already holds are not fetched again. A failing
+/// listing is logged and left to the daily sweep; it never fails the database.
+async fn list_new_views(ctx: &Ctx, item: &WorkItem, db: &str) -> Result<(), FetchError> {
+    let ids = match super::views::list_ids(ctx, db).await {
+        Ok(ids) => ids,
+        Err(e) if e.is_gone() => return Ok(()),
+        Err(e) => {
+            tracing::warn!(database = db, error = %e, "cannot list a new database's views");
+            return Ok(());
+        }
+    };
+    let new: Vec<String> = ctx
+        .store
+        .read(move |c| {
+            let mut stmt = c.prepare_cached("SELECT 1 FROM views WHERE id = ?1")?;
+            let mut out = Vec::new();
+            for id in ids {
+                if !stmt.exists([&id])? {
+                    out.push(id);
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    let origin = Origin::of(item);
+    let signals = new
+        .iter()
+        .map(|id| origin.signal(Kind::View, id, reason::PROPERTIES))
+        .collect();
+    Ok(ctx.enqueue(signals).await?)
 }
 
 /// Runs one data source work item: schema (and typed view), then rows as asked.

@@ -9,11 +9,8 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use serde_json::Value;
-
 use super::{enqueue, Listed};
 use crate::fetch::{Ctx, FetchError, Origin};
-use crate::ids;
 use crate::queue::{reason, Kind, Signal};
 
 /// Lists the views of `databases` and queues their GETs (and checks of missing ones).
@@ -27,34 +24,18 @@ pub(super) async fn list(
     let mut seen: HashSet<String> = HashSet::new();
     let mut listed_dbs: BTreeSet<String> = BTreeSet::new();
     for db in databases {
-        let mut pages = ctx.client.list_views(db);
-        let mut complete = true;
-        loop {
-            match pages.next_page().await {
-                Ok(Some(page)) => {
-                    for v in page.results {
-                        let Some(id) = v.get("id").and_then(Value::as_str).and_then(ids::normalize)
-                        else {
-                            continue;
-                        };
-                        if seen.insert(id.clone()) {
-                            signals.push(origin.signal(Kind::View, &id, reason::PROPERTIES));
-                        }
+        match crate::fetch::views::list_ids(ctx, db).await {
+            Ok(ids) => {
+                for id in ids {
+                    if seen.insert(id.clone()) {
+                        signals.push(origin.signal(Kind::View, &id, reason::PROPERTIES));
                     }
                 }
-                Ok(None) => break,
-                // Gone or unreadable (its own VERIFY decides), or failing: check nothing.
-                Err(e) => {
-                    if !e.is_gone() {
-                        listed.errors.push(format!("views of database {db}: {e}"));
-                    }
-                    complete = false;
-                    break;
-                }
+                listed_dbs.insert(db.clone());
             }
-        }
-        if complete {
-            listed_dbs.insert(db.clone());
+            // Gone or unreadable (its own VERIFY decides), or failing: check nothing.
+            Err(e) if e.is_gone() => {}
+            Err(e) => listed.errors.push(format!("views of database {db}: {e}")),
         }
     }
     let mirrored: Vec<(String, Option<String>)> = ctx

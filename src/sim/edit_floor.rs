@@ -18,7 +18,9 @@
 //!   in the same change (otherwise that event's work covers it).
 //! - `data_source.created` / `undeleted` / `schema_updated`: the data source (1) and its
 //!   rows (⌈rows / 100⌉, at least 1); `moved` / `deleted`: the data source (1).
-//! - `database.*`: the database (1); `deleted` / `undeleted` also each of its data sources.
+//! - `database.*`: the database (1); `deleted` / `undeleted` also each of its data sources;
+//!   `created` also its views' list (1: the mirror lists a new database's views, so a
+//!   lost `view.created` of its default view does not wait for the daily sweep).
 //! - `comment.*`: the comment (1).
 //! - `view.*`: the view (1).
 
@@ -95,6 +97,9 @@ pub fn edit_floor(ws: &Workspace, events: &[RawEvent]) -> EndpointCounts {
                 if matches!(t, "database.deleted" | "database.undeleted") {
                     let n = ws.databases.get(id).map_or(0, |d| d.data_sources.len());
                     add("data_sources.retrieve", n as u64);
+                }
+                if t == "database.created" {
+                    add("views.list", 1);
                 }
             }
             t if t.starts_with("comment.") => add("comments.retrieve", 1),

@@ -419,7 +419,8 @@ impl Sim {
         self.mutate_as(&m, &author)
     }
 
-    fn mutate_as(&self, m: &Mutation, author: &str) -> Result<MutationOutcome, SimError> {
+    /// Applies one mutation authored by user `author` and emits its events.
+    pub fn mutate_as(&self, m: &Mutation, author: &str) -> Result<MutationOutcome, SimError> {
         self.mutate_logged(m, author).map(|(outcome, _)| outcome)
     }
 
