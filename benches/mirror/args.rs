@@ -1,6 +1,7 @@
 //! Command-line flags of the bench: `--quick`, `--seed N`, `--json PATH`, `--only GROUP`,
 //! `--litestream` (the load group replicates with the real Litestream) and `--checkpoint
-//! MODE` (the load daemon's `NOTION_MIRROR_CHECKPOINT`).
+//! MODE` (the load daemon's `NOTION_MIRROR_CHECKPOINT`) and `--keep` (the working directory
+//! — mirrors, logs — is kept and its path printed, for a post-mortem).
 //! Invariant: the only code that reads the command line; `GROUPS` is the one list of group
 //! names, which also fixes the order of the table.
 
@@ -40,6 +41,8 @@ pub(crate) struct Args {
     pub(crate) litestream: bool,
     /// `NOTION_MIRROR_CHECKPOINT` for the load group's daemon (default: its own default).
     pub(crate) checkpoint: Option<String>,
+    /// Keep the working directory (its mirrors' `changes` feed tells who wrote what).
+    pub(crate) keep: bool,
 }
 
 /// Parses `std::env::args()`; unknown flags (cargo passes `--bench`) are ignored.
@@ -51,6 +54,7 @@ pub(crate) fn parse_args() -> Result<Args> {
         only: None,
         litestream: false,
         checkpoint: None,
+        keep: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -74,6 +78,7 @@ pub(crate) fn parse_args() -> Result<Args> {
             }
             "--json" => args.json = Some(PathBuf::from(value("--json")?)),
             "--litestream" => args.litestream = true,
+            "--keep" => args.keep = true,
             "--checkpoint" => {
                 let v = value("--checkpoint")?;
                 if notion_mirror::mirror::checkpoint::CheckpointMode::parse(&v).is_none() {

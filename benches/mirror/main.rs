@@ -79,6 +79,14 @@ async fn run_all(b: &mut Bench) -> Result<()> {
         .prefix("notion-mirror-bench-")
         .tempdir()?;
     let root = tmp.path().to_path_buf();
+    // `--keep`: the directory outlives the run (printed now, so a crash still names it).
+    let _tmp = if b.args.keep {
+        eprintln!("[bench] working directory kept: {}", root.display());
+        let _ = tmp.keep();
+        None
+    } else {
+        Some(tmp)
+    };
     // Every group but those with their own small workspace works on the cold sync's mirror.
     let needs_mirror = GROUPS
         .iter()
