@@ -4,10 +4,8 @@
 //!
 //! Invariants: at most `burst + rate * t` requests start in any window of length `t`;
 //! after a 429 nobody starts a request before the pause ends, and the bucket restarts
-//! empty (no burst right after a rate limit); while callers of both priorities wait, high
-//! priority takes [`HIGH_PER_LOW`] tokens for every one low priority takes — webhook work
-//! goes first, yet a sweep under full load still lists at a fifth of the rate and finishes
-//! (the next one starts on schedule) instead of waiting for webhook work to drain.
+//! empty (no burst right after a rate limit); a low-priority caller never takes a token
+//! while a high-priority caller is waiting.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -21,18 +19,12 @@ pub enum Priority {
     Low,
 }
 
-/// While both priorities wait, high priority takes this many tokens per low one.
-pub const HIGH_PER_LOW: u32 = 4;
-
 #[derive(Debug)]
 struct State {
     tokens: f64,
     refilled_at: Instant,
     paused_until: Option<Instant>,
-    /// Callers waiting, by priority (`[high, low]`).
-    waiting: [usize; 2],
-    /// Tokens high priority took in a row while low priority waited.
-    high_streak: u32,
+    high_waiting: usize,
 }
 
 /// The shared limiter. Cheap to call; lives in the client's `Arc`.
@@ -43,23 +35,13 @@ pub struct Limiter {
     state: Mutex<State>,
 }
 
-/// Counts a waiter in for its priority, and out when it leaves (even if cancelled).
-struct Waiter<'a>(&'a Limiter, usize);
+/// Decrements `high_waiting` when a high-priority waiter leaves (even if cancelled).
+struct HighWaiter<'a>(&'a Limiter);
 
-impl<'a> Waiter<'a> {
-    fn new(limiter: &'a Limiter, priority: Priority) -> Self {
-        let slot = priority as usize;
-        if let Ok(mut s) = limiter.state.lock() {
-            s.waiting[slot] += 1;
-        }
-        Waiter(limiter, slot)
-    }
-}
-
-impl Drop for Waiter<'_> {
+impl Drop for HighWaiter<'_> {
     fn drop(&mut self) {
         if let Ok(mut s) = self.0.state.lock() {
-            s.waiting[self.1] = s.waiting[self.1].saturating_sub(1);
+            s.high_waiting = s.high_waiting.saturating_sub(1);
         }
     }
 }
@@ -80,8 +62,7 @@ impl Limiter {
                 tokens: burst,
                 refilled_at: Instant::now(),
                 paused_until: None,
-                waiting: [0, 0],
-                high_streak: 0,
+                high_waiting: 0,
             }),
         }
     }
@@ -93,7 +74,12 @@ impl Limiter {
 
     /// Waits until a request may start, then takes its token.
     pub async fn acquire(&self, priority: Priority) {
-        let _guard = Waiter::new(self, priority);
+        let _guard = (priority == Priority::High).then(|| {
+            if let Ok(mut s) = self.state.lock() {
+                s.high_waiting += 1;
+            }
+            HighWaiter(self)
+        });
         loop {
             let wait = match self.try_take(priority) {
                 None => return,
@@ -119,25 +105,12 @@ impl Limiter {
         let elapsed = now.saturating_duration_since(s.refilled_at).as_secs_f64();
         s.tokens = (s.tokens + elapsed * self.rate).min(self.burst);
         s.refilled_at = now;
-        let low_waits = s.waiting[1] > 0;
-        let low_turn = s.high_streak >= HIGH_PER_LOW;
-        let step_aside = match priority {
-            // The caller itself is one of the waiting high-priority callers.
-            Priority::Low => s.waiting[0] > 0 && !low_turn,
-            Priority::High => low_waits && low_turn,
-        };
-        if s.tokens >= 1.0 && !step_aside {
+        let yield_to_high = priority == Priority::Low && s.high_waiting > 0;
+        if s.tokens >= 1.0 && !yield_to_high {
             s.tokens -= 1.0;
-            s.high_streak = match priority {
-                Priority::High if low_waits => s.high_streak + 1,
-                _ => 0,
-            };
             return None;
         }
-        // A high-priority caller stepping aside for low's turn re-checks shortly after the
-        // low-priority caller has taken it.
-        let until_token =
-            ((1.0 - s.tokens).max(0.0) / self.rate).max(if step_aside { 0.005 } else { 0.001 });
+        let until_token = ((1.0 - s.tokens).max(0.0) / self.rate).max(0.001);
         // Low priority re-checks a little later than the next token so a waiting
         // high-priority caller wins it.
         let extra = if priority == Priority::Low {
@@ -215,43 +188,5 @@ mod tests {
             t.await.unwrap();
         }
         assert_eq!(*order.lock().unwrap(), vec!["high", "low"]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn under_full_load_low_priority_still_gets_its_share() {
-        let limiter = Arc::new(Limiter::new(10.0, 1.0));
-        limiter.acquire(Priority::High).await; // empty the bucket
-        let taken = Arc::new(Mutex::new(Vec::new()));
-        let stop = Instant::now() + Duration::from_secs(10);
-        let mut tasks = Vec::new();
-        // Four high-priority callers and one low, each asking again at once: 100 tokens.
-        for (name, prio) in [
-            ("high", Priority::High),
-            ("high", Priority::High),
-            ("high", Priority::High),
-            ("high", Priority::High),
-            ("low", Priority::Low),
-        ] {
-            let (l, t) = (limiter.clone(), taken.clone());
-            tasks.push(tokio::spawn(async move {
-                while Instant::now() < stop {
-                    l.acquire(prio).await;
-                    t.lock().unwrap().push(name);
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let taken = taken.lock().unwrap();
-        let low = taken.iter().filter(|n| **n == "low").count();
-        let total = taken.len();
-        assert!((98..=106).contains(&total), "the rate holds: {total}");
-        let share = low as f64 / total as f64;
-        let expected = 1.0 / f64::from(HIGH_PER_LOW + 1);
-        assert!(
-            (expected - 0.03..=expected + 0.03).contains(&share),
-            "low took {low} of {total} tokens"
-        );
     }
 }
