@@ -118,11 +118,11 @@ pub async fn webhook(ingress: &Ingress, conn: &Conn, request: Request<Incoming>)
             "event without id or type",
         );
     };
-    let debounce = ingress.debounce;
     let now = queue::now_ms();
+    let due = ingest::due_at(now, ingress.debounce, envelope.timestamp.as_deref());
     let stored = ingress
         .store
-        .write(move |c| ingest::ingest(c, &text, &event, now, debounce))
+        .write(move |c| ingest::ingest(c, &text, &event, now, due))
         .await;
     let outcome = match stored {
         Ok(outcome) => outcome,
@@ -132,7 +132,7 @@ pub async fn webhook(ingress: &Ingress, conn: &Conn, request: Request<Incoming>)
         }
     };
     if outcome == Ingested::Queued {
-        ingress.wake.due_at(now + debounce.as_millis() as i64);
+        ingress.wake.due_at(due);
     }
     if outcome == Ingested::Ignored {
         tracing::info!(event_type = %printable(&envelope.event_type, 80), "webhook event of a type not mirrored: stored as ignored");
