@@ -16,7 +16,9 @@
 //!   timestamp-guided, not a resync — which lists everything and re-reads comment lists
 //!   (a copy of a mirror that was never complete, taken mid-cold-sync, gets the comment
 //!   lists of the pages it already holds queued here: its full sweep lists only those of
-//!   the pages it fetches).
+//!   the pages it fetches); and a page whose tree was read within a minute of its edit
+//!   gets its tree read again (a later edit that minute moved no timestamp; its event is
+//!   what the copy lost).
 //!
 //! Invariants: nothing here fetches or deletes anything; a copy is recognised by the
 //! identity (machine, device, inode) the daemon records in `settings` at every start, so a
@@ -252,6 +254,13 @@ pub async fn on_start(
             "comment lists of the pages mirrored before the snapshot are read again"
         );
     }
+    if matches!(origin, Origin::Copy { .. }) && behind.newest().is_some() {
+        let n = store.write(reread_unsettled).await?;
+        tracing::info!(
+            pages = n,
+            "trees read within a minute of their edit before the snapshot are read again"
+        );
+    }
     if recorded.as_deref() != Some(current.as_str()) {
         store
             .write(move |c| write::set_setting(c, IDENTITY_KEY, &current))
@@ -311,6 +320,34 @@ fn relist_comments(conn: &Connection) -> Result<usize, StoreError> {
     let now = crate::queue::now_ms();
     for id in &ids {
         let signal = origin.signal(crate::queue::Kind::Page, id, crate::queue::reason::COMMENTS);
+        crate::queue::enqueue(conn, &signal, now)?;
+    }
+    Ok(ids.len())
+}
+
+/// Queues a whole-tree read (sweep priority) for every live page whose last tree read was
+/// unsettled — it started within [`CONTENT_SETTLE_SECS`] of the version it read, so a later
+/// edit in that minute moved no timestamp and only its event told of it, and a copy lost the
+/// events its original acknowledged after the snapshot. Every lost event is older than
+/// this start, so one read now covers them. Returns how many.
+///
+/// [`CONTENT_SETTLE_SECS`]: crate::mirror::read::CONTENT_SETTLE_SECS
+fn reread_unsettled(conn: &Connection) -> Result<usize, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM pages WHERE in_trash = 0 AND content_edited_time IS NOT NULL
+           AND (content_synced_at IS NULL
+                OR julianday(content_synced_at)
+                   < julianday(content_edited_time) + ?1 / 86400.0)",
+    )?;
+    let ids = stmt
+        .query_map([crate::mirror::read::CONTENT_SETTLE_SECS], |r| {
+            r.get::<_, String>(0)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let origin = crate::fetch::Origin::sweep(None);
+    let now = crate::queue::now_ms();
+    for id in &ids {
+        let signal = origin.signal(crate::queue::Kind::Page, id, crate::queue::reason::CONTENT);
         crate::queue::enqueue(conn, &signal, now)?;
     }
     Ok(ids.len())
@@ -429,5 +466,31 @@ mod tests {
         );
         let b = behind(&conn).unwrap();
         assert!(b.last_sweep.is_some() && b.last_event.is_none());
+    }
+
+    #[test]
+    fn a_copy_rereads_the_trees_read_within_a_minute_of_their_edit() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::mirror::open::open_read_write(&dir.path().join("m.db")).unwrap();
+        let page = |id: &str, edited: &str, read: &str| {
+            conn.execute(
+                "INSERT INTO pages (id, raw, parent_type, created_time, last_edited_time,
+                                    in_trash, synced_at, content_edited_time, content_synced_at)
+                 VALUES (?1, '{}', 'workspace', ?2, ?2, 0, ?3, ?2, ?3)",
+                rusqlite::params![id, edited, read],
+            )
+            .unwrap();
+        };
+        page("a", "2026-01-01T00:01:00.000Z", "2026-01-01T00:01:38.000Z"); // unsettled
+        page("b", "2026-01-01T00:01:00.000Z", "2026-01-01T00:03:00.000Z"); // settled
+        assert_eq!(reread_unsettled(&conn).unwrap(), 1);
+        let queued: Vec<String> = conn
+            .prepare("SELECT id FROM queue")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(queued, vec!["a".to_string()]);
     }
 }

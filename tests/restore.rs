@@ -17,8 +17,14 @@ const RATE: u32 = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_backup_taken_mid_cold_sync_under_churn_restores_and_resumes() {
-    let seed = rand::random::<u64>() % 1000;
-    eprintln!("seed {seed} (the backup's moment and the edits follow it)");
+    // `RESTORE_SEED=N` replays a run (the timing still varies).
+    let seed = std::env::var("RESTORE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::random::<u64>() % 1000);
+    eprintln!(
+        "seed {seed} (the backup's moment and the edits follow it; RESTORE_SEED={seed} replays it)"
+    );
     let sim = common::sim(GenConfig::small(7), Knobs::unlimited()).await;
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("first");
