@@ -316,10 +316,15 @@ fn relist_comments(conn: &Connection) -> Result<usize, StoreError> {
     let ids = stmt
         .query_map([], |r| r.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?;
+    queue_pages(conn, &ids, crate::queue::reason::COMMENTS)
+}
+
+/// Queues page work for `reasons` at sweep priority for each of `ids`; returns how many.
+fn queue_pages(conn: &Connection, ids: &[String], reasons: u32) -> Result<usize, StoreError> {
     let origin = crate::fetch::Origin::sweep(None);
     let now = crate::queue::now_ms();
-    for id in &ids {
-        let signal = origin.signal(crate::queue::Kind::Page, id, crate::queue::reason::COMMENTS);
+    for id in ids {
+        let signal = origin.signal(crate::queue::Kind::Page, id, reasons);
         crate::queue::enqueue(conn, &signal, now)?;
     }
     Ok(ids.len())
@@ -344,13 +349,7 @@ fn reread_unsettled(conn: &Connection) -> Result<usize, StoreError> {
             r.get::<_, String>(0)
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let origin = crate::fetch::Origin::sweep(None);
-    let now = crate::queue::now_ms();
-    for id in &ids {
-        let signal = origin.signal(crate::queue::Kind::Page, id, crate::queue::reason::CONTENT);
-        crate::queue::enqueue(conn, &signal, now)?;
-    }
-    Ok(ids.len())
+    queue_pages(conn, &ids, crate::queue::reason::CONTENT)
 }
 
 /// `1h02m`, `4m07s`, `12s`.

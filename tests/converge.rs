@@ -14,16 +14,13 @@ use notion_mirror::verify::Scope;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_block_edit_with_updated_blocks_lists_no_comments_and_reads_one_children_list() {
-    let sim = common::sim(GenConfig::small(41), Knobs::unlimited()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = common::config(&sim, dir.path());
-    let daemon = common::start_daemon(&config).await;
-    let mut hooks = sim.default_webhook_config(&format!("http://{}/webhook", daemon.addr));
-    hooks.aggregation_window = Duration::from_millis(200);
-    sim.start_webhooks(hooks);
-    let sender = sim.webhooks().unwrap();
-    assert_eq!(sender.send_verification().await, Ok(200));
-    common::wait_queue_idle(&config).await;
+    let common::Live {
+        sim,
+        config,
+        daemon,
+        sender,
+        dir: _dir,
+    } = common::live(41).await;
     // A paragraph of a page that has comments, so a content refresh would list them.
     let (block, page) = sim.read(|ws| {
         ws.blocks

@@ -14,7 +14,7 @@ use notion_mirror::reconcile::SweepKind;
 use notion_mirror::sim::events::RawEvent;
 use notion_mirror::sim::model::{Parent, UserKind};
 use notion_mirror::sim::mutate::ParentRef;
-use notion_mirror::sim::{GenConfig, Knobs, Mutation, Sim};
+use notion_mirror::sim::{Mutation, Sim};
 use serde_json::json;
 
 /// A live, unlocked page under another page, and two distinct people.
@@ -48,16 +48,13 @@ async fn wait_field(config: &Config, what: &str, sql: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_under_a_trashed_page_refreshes_its_last_edited_by() {
-    let sim = common::sim(GenConfig::small(43), Knobs::unlimited()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = common::config(&sim, dir.path());
-    let daemon = common::start_daemon(&config).await;
-    let mut hooks = sim.default_webhook_config(&format!("http://{}/webhook", daemon.addr));
-    hooks.aggregation_window = Duration::from_millis(200);
-    sim.start_webhooks(hooks);
-    let sender = sim.webhooks().unwrap();
-    assert_eq!(sender.send_verification().await, Ok(200));
-    common::wait_queue_idle(&config).await;
+    let common::Live {
+        sim,
+        config,
+        daemon,
+        sender,
+        dir: _dir,
+    } = common::live(43).await;
     let (parent, alice, bob) = pick(&sim);
 
     // A child page, then its parent trashed by Alice: the mirror holds the parent trashed.
@@ -113,16 +110,13 @@ async fn an_edit_under_a_trashed_page_refreshes_its_last_edited_by() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trashed_child_named_only_by_its_parents_event_is_trashed_in_the_mirror() {
-    let sim = common::sim(GenConfig::small(44), Knobs::unlimited()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = common::config(&sim, dir.path());
-    let daemon = common::start_daemon(&config).await;
-    let mut hooks = sim.default_webhook_config(&format!("http://{}/webhook", daemon.addr));
-    hooks.aggregation_window = Duration::from_millis(200);
-    sim.start_webhooks(hooks);
-    let sender = sim.webhooks().unwrap();
-    assert_eq!(sender.send_verification().await, Ok(200));
-    common::wait_queue_idle(&config).await;
+    let common::Live {
+        sim,
+        config,
+        daemon,
+        sender,
+        dir: _dir,
+    } = common::live(44).await;
     let (parent, alice, _) = pick(&sim);
 
     let child = sim

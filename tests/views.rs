@@ -285,16 +285,13 @@ async fn view_webhooks_create_change_and_remove_views_and_their_sql() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_databases_views_come_with_it_when_their_events_are_lost() {
-    let sim = common::sim(GenConfig::small(23), Knobs::unlimited()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = common::config(&sim, dir.path());
-    let daemon = common::start_daemon(&config).await;
-    let mut hooks = sim.default_webhook_config(&format!("http://{}/webhook", daemon.addr));
-    hooks.aggregation_window = Duration::from_millis(200);
-    sim.start_webhooks(hooks);
-    let sender = sim.webhooks().expect("sender");
-    assert_eq!(sender.send_verification().await, Ok(200));
-    common::wait_queue_idle(&config).await;
+    let common::Live {
+        sim,
+        config,
+        daemon,
+        sender,
+        dir: _dir,
+    } = common::live(23).await;
     let parent = sim.read(|ws| {
         ws.pages
             .values()

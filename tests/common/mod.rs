@@ -193,3 +193,35 @@ pub async fn start_daemon(config: &Config) -> notion_mirror::daemon::Daemon {
     wait_sweeps(config, "full", 1).await;
     daemon
 }
+
+/// A simulator, a synced daemon on it, and the simulator's webhooks pointed at the daemon
+/// (verified, 200 ms aggregation, no faults), with the queue idle.
+pub struct Live {
+    pub sim: Sim,
+    pub config: Config,
+    pub daemon: notion_mirror::daemon::Daemon,
+    pub sender: std::sync::Arc<notion_mirror::sim::webhook::WebhookSender>,
+    /// Keeps the mirror's directory alive.
+    pub dir: tempfile::TempDir,
+}
+
+/// Starts a [`Live`] setup on the small workspace of `seed`.
+pub async fn live(seed: u64) -> Live {
+    let sim = sim(GenConfig::small(seed), Knobs::unlimited()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(&sim, dir.path());
+    let daemon = start_daemon(&config).await;
+    let mut hooks = sim.default_webhook_config(&format!("http://{}/webhook", daemon.addr));
+    hooks.aggregation_window = Duration::from_millis(200);
+    sim.start_webhooks(hooks);
+    let sender = sim.webhooks().expect("webhook sender");
+    assert_eq!(sender.send_verification().await, Ok(200));
+    wait_queue_idle(&config).await;
+    Live {
+        sim,
+        config,
+        daemon,
+        sender,
+        dir,
+    }
+}
