@@ -37,6 +37,15 @@ fn pick(sim: &Sim) -> (String, String, String) {
     })
 }
 
+/// Creates a child page of `parent` authored by `author`; returns its id.
+fn create_child(sim: &Sim, parent: &str, title: &str, author: &str) -> String {
+    let m = Mutation::CreatePage {
+        parent: ParentRef::Page(parent.to_string()),
+        title: title.to_string(),
+    };
+    sim.mutate_as(&m, author).unwrap().created_ids[0].clone()
+}
+
 async fn wait_field(config: &Config, what: &str, sql: String) {
     let c = config.clone();
     common::wait_for(what, Duration::from_secs(30), || {
@@ -58,17 +67,7 @@ async fn an_edit_under_a_trashed_page_refreshes_its_last_edited_by() {
     let (parent, alice, bob) = pick(&sim);
 
     // A child page, then its parent trashed by Alice: the mirror holds the parent trashed.
-    let child = sim
-        .mutate_as(
-            &Mutation::CreatePage {
-                parent: ParentRef::Page(parent.clone()),
-                title: "child of a page about to be trashed".into(),
-            },
-            &alice,
-        )
-        .unwrap()
-        .created_ids[0]
-        .clone();
+    let child = create_child(&sim, &parent, "child of a page about to be trashed", &alice);
     sim.mutate_as(
         &Mutation::TrashPage {
             page_id: parent.clone(),
@@ -119,17 +118,7 @@ async fn a_trashed_child_named_only_by_its_parents_event_is_trashed_in_the_mirro
     } = common::live(44).await;
     let (parent, alice, _) = pick(&sim);
 
-    let child = sim
-        .mutate_as(
-            &Mutation::CreatePage {
-                parent: ParentRef::Page(parent.clone()),
-                title: "found by a sweep, trashed at once".into(),
-            },
-            &alice,
-        )
-        .unwrap()
-        .created_ids[0]
-        .clone();
+    let child = create_child(&sim, &parent, "found by a sweep, trashed at once", &alice);
     wait_field(
         &config,
         "the child page in the mirror",
