@@ -303,7 +303,8 @@ async fn a_new_databases_views_come_with_it_when_their_events_are_lost() {
             .map(|p| p.id.clone())
             .unwrap()
     });
-    // Every event of the new database is lost but `database.created` (re-sent by hand).
+    // Every event of the new database is lost but `data_source.created` and
+    // `database.created` (re-sent by hand, in that order).
     sender.set_faults(1.0, 0.0, Duration::ZERO);
     let db = sim
         .mutate(Mutation::CreateDatabase {
@@ -322,15 +323,42 @@ async fn a_new_databases_views_come_with_it_when_their_events_are_lost() {
         1,
         "Notion makes a default view with the database"
     );
+    // The data source's event comes first: its work writes the database row, so the
+    // database is no longer new to the mirror when `database.created` is handled.
+    let source = sim.read(|ws| ws.databases[&db].data_sources[0].clone());
+    let authors = sim.read(|ws| vec![(ws.author_id.clone(), "person".to_string())]);
+    sender.emit(notion_mirror::sim::events::RawEvent {
+        event_type: "data_source.created".into(),
+        entity_type: "data_source".into(),
+        entity_id: source.clone(),
+        data: json!({ "parent": { "id": db, "type": "database" } }),
+        at: chrono::Utc::now(),
+        authors: authors.clone(),
+    });
+    let c = config.clone();
+    let database = db.clone();
+    common::wait_for(
+        "the database written by its data source's work",
+        Duration::from_secs(30),
+        || {
+            let (c, database) = (c.clone(), database.clone());
+            async move {
+                common::count(
+                    &c,
+                    &format!("select count(*) from databases where id = '{database}'"),
+                ) == 1
+            }
+        },
+    )
+    .await;
     sender.emit(notion_mirror::sim::events::RawEvent {
         event_type: "database.created".into(),
         entity_type: "database".into(),
         entity_id: db.clone(),
         data: json!({ "parent": { "id": parent, "type": "page" } }),
         at: chrono::Utc::now(),
-        authors: sim.read(|ws| vec![(ws.author_id.clone(), "person".to_string())]),
+        authors,
     });
-    let c = config.clone();
     let view = views[0].clone();
     common::wait_for(
         "the new database's default view mirrored",

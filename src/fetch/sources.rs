@@ -49,8 +49,11 @@ pub async fn refresh_database(ctx: &Ctx, item: &WorkItem) -> Result<Report, Fetc
             ))
         })
         .await?;
-    // (Sweep items need not: the sweeps that fetch databases list their views.)
-    if trashed_before.is_none() && item.from_webhook() {
+    // New to the mirror, or announced as created: a data source item of the same database
+    // may have written it first. (Sweep items need not: the sweeps that fetch databases
+    // list their views.)
+    let is_new = trashed_before.is_none() || item.reasons & reason::CREATED != 0;
+    if is_new && item.from_webhook() {
         list_new_views(ctx, item, &id).await?;
     }
     if item.reasons & reason::DATA_SOURCES != 0 {
@@ -81,8 +84,8 @@ pub async fn refresh_database(ctx: &Ctx, item: &WorkItem) -> Result<Report, Fetc
     Ok(Report::written(written))
 }
 
-/// A database new to the mirror through a webhook has its views listed once (one
-/// request): Notion creates a default view with every data source, and a lost
+/// A database new to the mirror through a webhook, or named by `database.created`, has its
+/// views listed once (one request): Notion creates a default view with every data source, and a lost
 /// `view.created` would otherwise wait for the daily sweep. Views the mirror already holds
 /// (their event came first) are not fetched again. A failing listing is logged and left to
 /// the daily sweep; it never fails the database.

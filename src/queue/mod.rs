@@ -54,7 +54,8 @@ pub mod reason {
     /// `last_edited_time` is still newer than what its tree and webhook events explain
     /// (an incremental sweep's check; a webhook in flight usually explains it first).
     pub const CONTENT_IF_DUE: u32 = 1 << 10;
-    /// Page: it was just created (`page.created`), so it has no comments to list yet.
+    /// It was just created: a page (`page.created`) has no comments to list yet; a
+    /// database (`database.created`) has its views listed.
     pub const CREATED: u32 = 1 << 11;
     /// Page: `page.content_updated` without block ids: a title edit when the title
     /// changed, otherwise an unknown content change (whole tree).

@@ -146,6 +146,11 @@ pub fn signals(event: &Value, due_at: i64) -> Vec<Signal> {
             one(Kind::Page, reason::PROPERTIES | reason::TRASH)
         }
         // database.* with entity type "block" are linked databases: not mirrored.
+        // A new database also lists its views (its default views' own events may be lost).
+        ("database.created", "database") => one(
+            Kind::Database,
+            reason::PROPERTIES | reason::DATA_SOURCES | reason::CREATED,
+        ),
         (t, "database") if t.starts_with("database.") => {
             one(Kind::Database, reason::PROPERTIES | reason::DATA_SOURCES)
         }
