@@ -254,6 +254,7 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
     let mut watcher = Watcher::start(&db)?;
     let mut floor: BTreeMap<String, u64> = BTreeMap::new();
     let mut applied: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut edited_at: Vec<std::time::SystemTime> = Vec::new();
     let gap = Duration::from_secs_f64(over_secs / kinds.len() as f64);
     let started = Instant::now();
     for (i, kind) in kinds.iter().enumerate() {
@@ -263,6 +264,7 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
             continue;
         };
         let at = Instant::now();
+        edited_at.push(std::time::SystemTime::now());
         watcher.watch(kind, at, expectations(&sim, &m, &outcome));
         for (ep, n) in f {
             *floor.entry(ep).or_insert(0) += n;
@@ -364,6 +366,10 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
         (feed_before, feed_after),
         applied.values().sum(),
     )?;
+
+    if b.args.keep {
+        dump_latencies(&dir.join("latencies.tsv"), &seen, &edited_at)?;
+    }
 
     // The report.
     let mut visible: Vec<f64> = seen
@@ -552,4 +558,29 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
     }
     let _ = open_mirror(&db).context("the mirror after the load")?;
     Ok(())
+}
+
+/// `--keep`: one line per change (edit time as Unix ms, kind, what was checked, seconds
+/// until visible or `-`), to read beside the kept mirror's `webhook_events` and `queue`.
+fn dump_latencies(
+    path: &Path,
+    seen: &[crate::visible::Seen],
+    edited_at: &[std::time::SystemTime],
+) -> Result<()> {
+    let mut out = String::from("edited_unix_ms\tkind\tcheck\tlatency_s\tsuperseded\n");
+    for (s, at) in seen.iter().zip(edited_at) {
+        let ms = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let after = s
+            .after
+            .map(|d| format!("{:.2}", d.as_secs_f64()))
+            .unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "{ms}\t{}\t{}\t{after}\t{}\n",
+            s.kind, s.key, s.superseded
+        ));
+    }
+    std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))
 }

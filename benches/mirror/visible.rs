@@ -217,6 +217,8 @@ pub(crate) struct Seen {
     pub(crate) kind: &'static str,
     pub(crate) after: Option<Duration>,
     pub(crate) superseded: bool,
+    /// The first check's key (object id and what is checked), for `--keep`'s dump.
+    pub(crate) key: String,
 }
 
 enum Msg {
@@ -276,9 +278,11 @@ fn poll(conn: Connection, rx: mpsc::Receiver<Msg>) -> Vec<Seen> {
                             kind: "",
                             after: None,
                             superseded: false,
+                            key: String::new(),
                         });
                     }
                     seen[i].kind = kind;
+                    seen[i].key = checks.first().map(Expect::key).unwrap_or_default();
                     if checks.is_empty() {
                         continue;
                     }
