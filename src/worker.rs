@@ -107,7 +107,12 @@ fn spawn_item(ctx: &Ctx, running: &mut Running, item: WorkItem) {
     } else {
         Priority::Low
     };
-    let (client, tally) = ctx.client.with_priority(priority).tallied();
+    // The item's requests so far (its tally) and due time rank them in the limiter.
+    let (client, tally) = ctx
+        .client
+        .with_priority(priority)
+        .for_item(item.due_at)
+        .tallied();
     ctx.client = client;
     // What the item writes is recorded in the change feed with the work's cause.
     ctx.store = ctx.store.with_cause(cause_of(&item));

@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 
 use super::backoff;
 use super::error::NotionError;
-use super::limiter::{Limiter, Priority};
+use super::limiter::{Limiter, Priority, Rank};
 use super::version::NotionVersion;
 use crate::config::Secret;
 use crate::metrics::Metrics;
@@ -93,6 +93,9 @@ struct Inner {
 pub struct Client {
     inner: Arc<Inner>,
     priority: Priority,
+    /// The work item's due time: with the requests it made so far (`tally`), its rank
+    /// among high-priority requests in the limiter.
+    due_at: i64,
     /// This handle's own request count (see [`Client::tallied`]).
     tally: Option<Arc<AtomicU64>>,
 }
@@ -117,6 +120,7 @@ impl Client {
                 metrics,
             }),
             priority: Priority::High,
+            due_at: 0,
             tally: None,
         })
     }
@@ -124,9 +128,18 @@ impl Client {
     /// A handle whose requests yield to webhook-driven ones (`Low`) or not (`High`).
     pub fn with_priority(&self, priority: Priority) -> Client {
         Client {
-            inner: self.inner.clone(),
             priority,
-            tally: self.tally.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// A handle for one work item due at `due_at` (unix ms): its high-priority requests
+    /// are ranked by the requests it has made so far (see [`Client::tallied`]), then by
+    /// `due_at` ([`super::limiter::Rank`]).
+    pub fn for_item(&self, due_at: i64) -> Client {
+        Client {
+            due_at,
+            ..self.clone()
         }
     }
 
@@ -135,9 +148,8 @@ impl Client {
     pub fn tallied(&self) -> (Client, Arc<AtomicU64>) {
         let tally = Arc::new(AtomicU64::new(0));
         let client = Client {
-            inner: self.inner.clone(),
-            priority: self.priority,
             tally: Some(tally.clone()),
+            ..self.clone()
         };
         (client, tally)
     }
@@ -247,7 +259,11 @@ impl Client {
     ) -> Attempt {
         // The budget first (where priorities apply), then a connection slot: a sweep
         // request waiting for a token must not hold a slot a webhook request needs.
-        self.inner.limiter.acquire(self.priority).await;
+        let rank = Rank {
+            served: self.tally.as_ref().map_or(0, |t| t.load(Ordering::Relaxed)),
+            due_at: self.due_at,
+        };
+        self.inner.limiter.acquire(self.priority, rank).await;
         let Ok(_slot) = self.inner.in_flight.acquire().await else {
             return Attempt::Fatal(NotionError::Cancelled);
         };
