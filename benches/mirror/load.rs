@@ -425,8 +425,10 @@ pub(crate) async fn load(b: &mut Bench, root: &Path) -> Result<()> {
         "load_sweeps",
         "load: incremental sweeps run / scheduled; longest listing (settle)",
         format!(
-            "{} / {expected_sweeps}; {listing_max:.1} s ({settle_max:.1} s)",
-            sweeps.len()
+            "{} / {expected_sweeps}; {listing_max:.1} s ({settle_max:.1} s); on schedule they need {:.2} req/s beside the edits' floor of {:.2}, of 3",
+            sweeps.len(),
+            (1 + sources) as f64 / SWEEP_EVERY_SECS as f64,
+            edit_floor as f64 / over_secs,
         ),
         sweeps.len() as f64 / expected_sweeps as f64,
         "every one on schedule".into(),
