@@ -256,17 +256,12 @@ async fn view_webhooks_create_change_and_remove_views_and_their_sql() {
         view_id: created.clone(),
     })
     .unwrap();
-    let c = config.clone();
-    let id = created.clone();
-    common::wait_for(
+    common::wait_count(
+        &config,
         "view.deleted removes the view",
+        &format!("select count(*) from views where id = '{created}'"),
+        0,
         Duration::from_secs(30),
-        || {
-            let (c, id) = (c.clone(), id.clone());
-            async move {
-                common::count(&c, &format!("select count(*) from views where id = '{id}'")) == 0
-            }
-        },
     )
     .await;
     assert!(!has_sql("tasks__done_work").await, "its SQL view is gone");
@@ -335,20 +330,12 @@ async fn a_new_databases_views_come_with_it_when_their_events_are_lost() {
         at: chrono::Utc::now(),
         authors: authors.clone(),
     });
-    let c = config.clone();
-    let database = db.clone();
-    common::wait_for(
+    common::wait_count(
+        &config,
         "the database written by its data source's work",
+        &format!("select count(*) from databases where id = '{db}'"),
+        1,
         Duration::from_secs(30),
-        || {
-            let (c, database) = (c.clone(), database.clone());
-            async move {
-                common::count(
-                    &c,
-                    &format!("select count(*) from databases where id = '{database}'"),
-                ) == 1
-            }
-        },
     )
     .await;
     sender.emit(notion_mirror::sim::events::RawEvent {
@@ -359,19 +346,12 @@ async fn a_new_databases_views_come_with_it_when_their_events_are_lost() {
         at: chrono::Utc::now(),
         authors,
     });
-    let view = views[0].clone();
-    common::wait_for(
+    common::wait_count(
+        &config,
         "the new database's default view mirrored",
+        &format!("select count(*) from views where id = '{}'", views[0]),
+        1,
         Duration::from_secs(30),
-        || {
-            let (c, view) = (c.clone(), view.clone());
-            async move {
-                common::count(
-                    &c,
-                    &format!("select count(*) from views where id = '{view}'"),
-                ) == 1
-            }
-        },
     )
     .await;
     daemon.stop().await;

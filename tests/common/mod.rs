@@ -96,6 +96,16 @@ where
     }
 }
 
+/// Waits up to `limit` until the SQL count `sql` is `expected` (then panics with `what`).
+pub async fn wait_count(config: &Config, what: &str, sql: &str, expected: i64, limit: Duration) {
+    wait_for(
+        what,
+        limit,
+        || async move { count(config, sql) == expected },
+    )
+    .await;
+}
+
 /// One SQL count from the mirror.
 pub fn count(config: &Config, sql: &str) -> i64 {
     open(config)
