@@ -84,11 +84,11 @@ pub async fn refresh_database(ctx: &Ctx, item: &WorkItem) -> Result<Report, Fetc
     Ok(Report::written(written))
 }
 
-/// A database new to the mirror through a webhook, or named by `database.created`, has its
-/// views listed once (one request): Notion creates a default view with every data source, and a lost
-/// `view.created` would otherwise wait for the daily sweep. Views the mirror already holds
-/// (their event came first) are not fetched again. A failing listing is logged and left to
-/// the daily sweep; it never fails the database.
+/// A database new to the mirror through a webhook, or named by `database.created`, has
+/// its views listed once (one request): Notion creates a default view with every data
+/// source, and a lost `view.created` would otherwise wait for the daily sweep. Views the
+/// mirror already holds (their event came first) are not fetched again. A failing listing
+/// is logged and left to the daily sweep; it never fails the database.
 async fn list_new_views(ctx: &Ctx, item: &WorkItem, db: &str) -> Result<(), FetchError> {
     let ids = match super::views::list_ids(ctx, db).await {
         Ok(ids) => ids,
