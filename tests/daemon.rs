@@ -555,8 +555,35 @@ async fn rollups_follow_the_rows_they_read_and_nothing_else_is_refetched() {
     };
 
     // A project's budget moves every task's "Project budget" rollup: no event tells them.
+    // Its tasks are found with one query of Tasks, not one GET each.
+    let tasks_of_project = sim.read(|ws| {
+        let tasks = ws.find_data_source_by_title("Tasks").unwrap();
+        ws.rows_of(&tasks)
+            .into_iter()
+            .filter(|t| {
+                let raw = ws.page_api_json(t).unwrap_or_default();
+                raw.pointer("/properties/Project/relation")
+                    .and_then(Value::as_array)
+                    .is_some_and(|r| r.iter().any(|x| x["id"] == json!(project)))
+            })
+            .count()
+    });
+    assert!(
+        tasks_of_project >= 2,
+        "the project has {tasks_of_project} tasks"
+    );
+    sim.reset_stats();
     edit(&project, "Budget", json!(123456));
     settle().await;
+    assert_eq!(
+        (
+            sim.stats().endpoint("pages.retrieve"),
+            sim.stats().endpoint("data_sources.query")
+        ),
+        (1, 1),
+        "{:?}",
+        sim.stats().by_endpoint()
+    );
     common::assert_mirror_equals(&sim, &config, Scope::default());
     // A task's estimate moves its project's "Total estimate".
     edit(&task, "Estimate", json!(99));

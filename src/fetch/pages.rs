@@ -179,7 +179,8 @@ impl ContentWork {
 }
 
 /// Completes and writes pages from a listing in one transaction, and queues in it (from
-/// `origin`) the pages whose rollups read a changed page and, with `queue_content`, the
+/// `origin`) a re-query of the rows whose rollups read a changed page (one per data source
+/// holding them, `reason::ROLLUPS`) and, with `queue_content`, the
 /// content work the written pages need (in the same transaction: a content item of one of
 /// them finishing meanwhile is not queued again). With `only_if_newer` (search results,
 /// which may lag), a page is skipped when the mirror already holds a newer version (equal
@@ -258,7 +259,8 @@ pub async fn write_pages(
             let links = read::rollup_links(c)?;
             let mut report = Report::default();
             let mut work = ContentWork::default();
-            let mut dependents: Vec<String> = Vec::new();
+            // (data source to re-query, the row its rollups read)
+            let mut dependents: Vec<(String, String)> = Vec::new();
             for page in pages {
                 let Some(id) = page
                     .get("id")
@@ -287,10 +289,8 @@ pub async fn write_pages(
                     .unwrap_or_default();
                 let upsert = write::upsert_page(c, page)?;
                 if let (Some(ds), false) = (&source, changed.is_empty()) {
-                    for d in read::rollup_dependents(c, &links, &id, ds, &changed)? {
-                        if !dependents.contains(&d) {
-                            dependents.push(d);
-                        }
+                    for d in read::rollup_dependent_sources(c, &links, &id, ds, &changed)? {
+                        dependents.push((d, id.clone()));
                     }
                 }
                 if upsert.changed() {
@@ -304,11 +304,12 @@ pub async fn write_pages(
                 }
             }
             let mut signals: Vec<Signal> = dependents
-                .iter()
-                .map(|d| {
-                    // Always once more, even when the dependent is being fetched right now:
-                    // that fetch may have read the rollup before this change.
-                    let mut s = origin.signal(Kind::Page, d, reason::PROPERTIES);
+                .into_iter()
+                .map(|(ds, row)| {
+                    // Always once more, even when the source is being queried right now:
+                    // that query may have read the rollup before this change.
+                    let mut s = origin.signal(Kind::DataSource, &ds, reason::ROLLUPS);
+                    s.blocks = vec![row];
                     s.if_idle = false;
                     s
                 })

@@ -170,7 +170,10 @@ pub async fn refresh_data_source(ctx: &Ctx, item: &WorkItem) -> Result<Report, F
         return Ok(report);
     }
     let origin = Origin::of(item);
-    if item.reasons & reason::ROWS_ALL != 0 || schema_changed {
+    // Rollups to refresh with the related pages' list lost to overflow: every row.
+    let all_rollups = item.reasons & reason::ROLLUPS != 0 && item.blocks.is_empty();
+    let list_all = item.reasons & reason::ROWS_ALL != 0 || schema_changed || all_rollups;
+    if list_all {
         let (rows, seen) = match sync_rows(ctx, &id, None, origin).await {
             Ok(done) => done,
             Err(FetchError::Notion(e)) if e.is_gone() => {
@@ -198,6 +201,59 @@ pub async fn refresh_data_source(ctx: &Ctx, item: &WorkItem) -> Result<Report, F
                 return verify_after_failed_query(ctx, &id, e).await
             }
             Err(e) => return Err(e),
+        }
+    }
+    if item.reasons & reason::ROLLUPS != 0 && !list_all {
+        report.add(requery_related_rows(ctx, &id, &item.blocks, origin).await?);
+    }
+    Ok(report)
+}
+
+/// Rows of `data_source_id` related to any of `pages` through a relation a rollup of the
+/// source reads, queried with one `or` filter (a chunk of conditions per request) instead
+/// of one GET per row, and written as any listing's rows are.
+async fn requery_related_rows(
+    ctx: &Ctx,
+    data_source_id: &str,
+    pages: &[String],
+    origin: Origin,
+) -> Result<Report, FetchError> {
+    /// Conditions per query (Notion documents no limit; kept small).
+    const CONDITIONS_PER_QUERY: usize = 50;
+    let ds = data_source_id.to_string();
+    let (links, properties) = ctx
+        .store
+        .read(move |c| {
+            let properties = read::schema_property_ids(c, &ds)?;
+            Ok((read::rollup_links(c)?, properties))
+        })
+        .await?;
+    let mut relations: Vec<String> = links
+        .into_iter()
+        .filter(|l| l.source == data_source_id)
+        .map(|l| l.relation_property_id)
+        .collect();
+    relations.sort();
+    relations.dedup();
+    let conditions: Vec<Value> = relations
+        .iter()
+        .flat_map(|r| {
+            pages
+                .iter()
+                .map(move |p| json!({"property": r, "relation": {"contains": p}}))
+        })
+        .collect();
+    let properties = properties.filter(|_| ctx.client.version().lists_title_only());
+    let mut report = Report::default();
+    for chunk in conditions.chunks(CONDITIONS_PER_QUERY) {
+        let body = json!({"filter": {"or": chunk}});
+        let mut rows = match &properties {
+            Some(ids) => ctx.client.query_properties(data_source_id, body, ids),
+            None => ctx.client.query(data_source_id, body),
+        };
+        while let Some(page) = rows.next_page().await? {
+            let (written, _) = pages::write_pages(ctx, page.results, false, origin, true).await?;
+            report.add(written);
         }
     }
     Ok(report)

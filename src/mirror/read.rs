@@ -499,34 +499,35 @@ pub fn rollup_links(conn: &Connection) -> Result<Vec<RollupLink>, StoreError> {
     Ok(links)
 }
 
-/// Mirrored pages with a rollup that reads one of the `changed` properties of `page_id`
-/// (a row of `data_source_id`).
-pub fn rollup_dependents(
+/// The data sources holding mirrored rows with a rollup that reads one of the `changed`
+/// properties of `page_id` (a row of `data_source_id`): each is re-queried for the rows
+/// related to `page_id` (one query, however many rows roll it up).
+pub fn rollup_dependent_sources(
     conn: &Connection,
     links: &[RollupLink],
     page_id: &str,
     data_source_id: &str,
     changed: &[(String, String)],
 ) -> Result<Vec<String>, StoreError> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     for link in links
         .iter()
         .filter(|l| l.target == data_source_id && l.reads_any(changed))
     {
+        if out.contains(&link.source) {
+            continue;
+        }
         let mut stmt = conn.prepare_cached(
-            "SELECT pv.page_id FROM property_values pv JOIN pages p ON p.id = pv.page_id
-             WHERE pv.property_id = ?1 AND p.data_source_id = ?2
-               AND EXISTS (SELECT 1 FROM json_each(pv.value) j WHERE json_extract(j.value, '$.id') = ?3)",
+            "SELECT EXISTS (SELECT 1 FROM property_values pv JOIN pages p ON p.id = pv.page_id
+             WHERE pv.property_id = ?1 AND p.data_source_id = ?2 AND pv.page_id <> ?3
+               AND EXISTS (SELECT 1 FROM json_each(pv.value) j WHERE json_extract(j.value, '$.id') = ?3))",
         )?;
-        let rows = stmt.query_map(
+        let related: bool = stmt.query_row(
             params![link.relation_property_id, link.source, page_id],
-            |r| r.get::<_, String>(0),
+            |r| r.get(0),
         )?;
-        for row in rows {
-            let id = row?;
-            if id != page_id && !out.contains(&id) {
-                out.push(id);
-            }
+        if related {
+            out.push(link.source.clone());
         }
     }
     Ok(out)

@@ -60,6 +60,10 @@ pub mod reason {
     /// Page: `page.content_updated` without block ids: a title edit when the title
     /// changed, otherwise an unknown content change (whole tree).
     pub const TITLE_OR_CONTENT: u32 = 1 << 12;
+    /// Data source: re-query its rows related to the pages in `blocks` (their rollups read
+    /// a property of those pages that changed, which moves no timestamp and sends no
+    /// event); with `blocks` emptied by overflow, every row.
+    pub const ROLLUPS: u32 = 1 << 13;
 
     const NAMES: &[(u32, &str)] = &[
         (PROPERTIES, "properties"),
@@ -75,6 +79,7 @@ pub mod reason {
         (CONTENT_IF_DUE, "content_if_due"),
         (CREATED, "created"),
         (TITLE_OR_CONTENT, "title_or_content"),
+        (ROLLUPS, "rollups"),
     ];
 
     /// `"properties,content"` for logs and `status`.

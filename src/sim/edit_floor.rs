@@ -10,7 +10,8 @@
 //! - `page.created`: the page (1) and its first children list (1).
 //! - `page.properties_updated` / `moved` / `deleted` / `undeleted` / `locked` /
 //!   `unlocked`: the page (1), plus property-item pages for its truncated properties, plus
-//!   1 per page whose rollup reads a changed property of it.
+//!   1 query per data source whose rows roll up a changed property of it (the rows
+//!   related to it, ⌈rows / 100⌉).
 //! - `page.content_updated` naming blocks: one children list per parent involved (the
 //!   holder of each named block; a named block whose children changed is itself a
 //!   holder); naming none (a title edit): the page (1).
@@ -62,7 +63,7 @@ pub fn edit_floor(ws: &Workspace, events: &[RawEvent]) -> EndpointCounts {
                 add("pages.retrieve", 1);
                 add("pages.property", truncation_calls(ws, id));
                 if e.event_type == "page.properties_updated" {
-                    add("pages.retrieve", rollup_dependents(ws, id, &e.data));
+                    add("data_sources.query", rollup_queries(ws, id, &e.data));
                 }
             }
             "page.content_updated" => {
@@ -150,8 +151,9 @@ fn truncation_calls(ws: &Workspace, page_id: &str) -> u64 {
         .sum()
 }
 
-/// Live pages whose rollup reads a property of `page_id` this event changed.
-fn rollup_dependents(ws: &Workspace, page_id: &str, data: &Value) -> u64 {
+/// Queries for the live pages whose rollup reads a property of `page_id` this event
+/// changed: one per data source holding any (⌈rows / 100⌉), not one GET per page.
+fn rollup_queries(ws: &Workspace, page_id: &str, data: &Value) -> u64 {
     let Some(page) = ws.pages.get(page_id) else {
         return 0;
     };
@@ -168,7 +170,7 @@ fn rollup_dependents(ws: &Workspace, page_id: &str, data: &Value) -> u64 {
                 .collect()
         })
         .unwrap_or_default();
-    let mut dependents: BTreeSet<&str> = BTreeSet::new();
+    let mut dependents: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for ds in ws.data_sources.values() {
         for prop in &ds.properties {
             let PropKind::Rollup {
@@ -190,10 +192,16 @@ fn rollup_dependents(ws: &Workspace, page_id: &str, data: &Value) -> u64 {
                 };
                 let related = matches!(p.props.get(relation), Some(Val::Relation(ids)) if ids.iter().any(|x| x == page_id));
                 if related && !p.in_trash && ws.visible(&p.id) && p.id != page_id {
-                    dependents.insert(p.id.as_str());
+                    dependents
+                        .entry(ds.id.as_str())
+                        .or_default()
+                        .insert(p.id.as_str());
                 }
             }
         }
     }
-    dependents.len() as u64
+    dependents
+        .values()
+        .map(|rows| rows.len().div_ceil(100) as u64)
+        .sum()
 }
