@@ -14,13 +14,7 @@ use notion_mirror::verify::Scope;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_block_edit_with_updated_blocks_lists_no_comments_and_reads_one_children_list() {
-    let common::Live {
-        sim,
-        config,
-        daemon,
-        sender,
-        dir: _dir,
-    } = common::live(41).await;
+    let (sim, config, daemon, sender, _dir) = common::live(41).await.parts();
     // A paragraph of a page that has comments, so a content refresh would list them.
     let (block, page) = sim.read(|ws| {
         ws.blocks

@@ -57,13 +57,7 @@ async fn wait_field(config: &Config, what: &str, sql: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_under_a_trashed_page_refreshes_its_last_edited_by() {
-    let common::Live {
-        sim,
-        config,
-        daemon,
-        sender,
-        dir: _dir,
-    } = common::live(43).await;
+    let (sim, config, daemon, sender, _dir) = common::live(43).await.parts();
     let (parent, alice, bob) = pick(&sim);
 
     // A child page, then its parent trashed by Alice: the mirror holds the parent trashed.
@@ -109,13 +103,7 @@ async fn an_edit_under_a_trashed_page_refreshes_its_last_edited_by() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trashed_child_named_only_by_its_parents_event_is_trashed_in_the_mirror() {
-    let common::Live {
-        sim,
-        config,
-        daemon,
-        sender,
-        dir: _dir,
-    } = common::live(44).await;
+    let (sim, config, daemon, sender, _dir) = common::live(44).await.parts();
     let (parent, alice, _) = pick(&sim);
 
     let child = create_child(&sim, &parent, "found by a sweep, trashed at once", &alice);

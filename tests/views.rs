@@ -280,13 +280,7 @@ async fn view_webhooks_create_change_and_remove_views_and_their_sql() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_databases_views_come_with_it_when_their_events_are_lost() {
-    let common::Live {
-        sim,
-        config,
-        daemon,
-        sender,
-        dir: _dir,
-    } = common::live(23).await;
+    let (sim, config, daemon, sender, _dir) = common::live(23).await.parts();
     let parent = sim.read(|ws| {
         ws.pages
             .values()

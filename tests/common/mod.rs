@@ -215,6 +215,22 @@ pub struct Live {
     pub dir: tempfile::TempDir,
 }
 
+/// A [`Live`] setup's parts (sim, config, daemon, sender, dir): keep the dir bound (`_dir`),
+/// it holds the mirror.
+pub type LiveParts = (
+    Sim,
+    Config,
+    notion_mirror::daemon::Daemon,
+    std::sync::Arc<notion_mirror::sim::webhook::WebhookSender>,
+    tempfile::TempDir,
+);
+
+impl Live {
+    pub fn parts(self) -> LiveParts {
+        (self.sim, self.config, self.daemon, self.sender, self.dir)
+    }
+}
+
 /// Starts a [`Live`] setup on the small workspace of `seed`.
 pub async fn live(seed: u64) -> Live {
     let sim = sim(GenConfig::small(seed), Knobs::unlimited()).await;
